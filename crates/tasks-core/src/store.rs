@@ -1,0 +1,438 @@
+//! [`TaskStore`]: the contract every store implements, and [`TaskStoreExt`], the read helpers
+//! built on it (snapshots, bootstrap) that every store gets for free.
+//!
+//! The trait is synchronous, object-safe and `Send + Sync`: the stores that ship are blocking
+//! clients (rusqlite, postgres) behind pools, and the async host calls them from blocking
+//! threads. Time is an argument (`now`), never read inside a store, so the host's clock (or a
+//! test's manual clock) decides every deadline and every store agrees with core's pure model.
+//!
+//! Each method's `# Behavior` list is the contract; the conformance suite in `tasks-testkit`
+//! checks exactly those lines.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::aggregate::TaskAggregate;
+use crate::capability::Capabilities;
+use crate::change::{ChangeCursor, ChangePage};
+use crate::enqueue::{EnqueueOutcome, NewTask};
+use crate::error::{StoreError, TaskError};
+use crate::id::TaskId;
+use crate::lease::{ClaimRequest, Lease};
+use crate::live::TaskSubscriptionBootstrap;
+use crate::query::{SnapshotOptions, SnapshotQuery, StepQuery, SubscriptionQuery, TaskFilter, TaskListQuery};
+use crate::record::TaskRecord;
+use crate::retention::{RetentionPolicy, RetentionReport};
+use crate::snapshot::{ProgressUpdate, TaskSnapshot};
+use crate::step::{NewStep, StepRecord};
+use crate::timestamp::Timestamp;
+
+/// Steps appended in one call, with the task record they left behind.
+#[derive(Clone, PartialEq, Debug)]
+pub struct AppendedSteps {
+    /// The task after the append (its `lastStepSeq` is the last step's `seq`).
+    pub task: TaskRecord,
+    /// The steps, in `seq` order.
+    pub steps: Vec<StepRecord>,
+}
+
+/// A durable store of tasks and steps.
+///
+/// Every method is atomic: it either applies completely or changes nothing. Worker-side
+/// writes (`start`, `heartbeat`, `set_progress`, `append_steps`, `complete`, `fail`,
+/// `acknowledge_cancel`, `release`) are fenced by the lease: a stale token, an expired lease or
+/// a task that is no longer claimed or running gives [`StoreError::LeaseLost`] and changes
+/// nothing.
+pub trait TaskStore: Send + Sync {
+    /// What this store offers beyond the required surface.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Enqueues one task.
+    ///
+    /// # Behavior
+    ///
+    /// - Validates the task first (kind, id, input size and depth, keys, channels, attempts,
+    ///   schedule); bad input gives [`StoreError::InvalidInput`] and stores nothing.
+    /// - A caller-chosen id that already exists gives `InvalidInput::DuplicateId`.
+    /// - Dedupe: an open task of the same kind and `dedupeKey` with no cancel requested is
+    ///   returned with disposition `reused` and `reusedTaskId`; nothing changes.
+    /// - Supersede (`supersedeExisting`): open tasks of the same kind and `supersedeKey` are
+    ///   cancelled (queued) or asked to cancel (claimed, running); their ids are returned in
+    ///   `supersededTaskIds` and the disposition is `superseded` when there were any.
+    /// - Otherwise a queued task is created with revision 1 (disposition `created`).
+    fn enqueue(&self, task: NewTask, now: Timestamp) -> Result<EnqueueOutcome, StoreError>;
+
+    /// Enqueues many tasks in one transaction, in order.
+    ///
+    /// # Behavior
+    ///
+    /// - Each task is enqueued as by [`TaskStore::enqueue`], seeing the ones before it (a
+    ///   second task with the same dedupe key as the first reuses it).
+    /// - All or nothing: one invalid task refuses the batch and stores none of it.
+    fn enqueue_batch(
+        &self,
+        tasks: Vec<NewTask>,
+        now: Timestamp,
+    ) -> Result<Vec<EnqueueOutcome>, StoreError>;
+
+    /// Reads one task.
+    ///
+    /// # Behavior
+    ///
+    /// - `Ok(None)` when no task has that id.
+    fn get(&self, id: &TaskId) -> Result<Option<TaskRecord>, StoreError>;
+
+    /// Reads a page of tasks.
+    ///
+    /// # Behavior
+    ///
+    /// - Applies every filter of the query (see [`TaskFilter`]), the order (ties by id), the
+    ///   offset, then the limit (100 when absent, at most 10,000).
+    /// - An invalid filter or limit gives [`StoreError::InvalidInput`].
+    fn list(&self, query: &TaskListQuery) -> Result<Vec<TaskRecord>, StoreError>;
+
+    /// Counts the tasks passing `filter`.
+    ///
+    /// # Behavior
+    ///
+    /// - Totals by lifecycle state, by status and by kind, and the latest `updatedAt`, equal to
+    ///   [`TaskAggregate::from_records`] over the same tasks.
+    fn aggregate(&self, filter: &TaskFilter) -> Result<TaskAggregate, StoreError>;
+
+    /// Reads a task's steps, oldest first.
+    ///
+    /// # Behavior
+    ///
+    /// - Only steps with `seq > afterSeq`; the first `limit` of them, or the last `limit` with
+    ///   `latest`; returned in `seq` order.
+    /// - An unknown task gives [`StoreError::NotFound`].
+    fn list_steps(&self, id: &TaskId, query: &StepQuery) -> Result<Vec<StepRecord>, StoreError>;
+
+    /// Claims up to `request.limit` due tasks for a runner, in one transaction.
+    ///
+    /// # Behavior
+    ///
+    /// - Applies the claim rules of [`crate::lease`]: due queued tasks only; priority, then
+    ///   `scheduledAt`, then id; per-call, per-kind and store-wide limits; one claimed-or-running
+    ///   task per `concurrencyKey`.
+    /// - Each claimed task is `claimed`, with `attempt + 1`, a fresh lease token, `leaseOwner`
+    ///   the runner, and `leaseExpiresAt = now + lease`.
+    /// - No two callers, in any thread or process, ever claim the same task under the same
+    ///   attempt.
+    fn claim(&self, request: &ClaimRequest, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError>;
+
+    /// Moves a claimed task to running.
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced. A task already running gives [`StoreError::Refused`].
+    fn start(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError>;
+
+    /// Renews a lease for `lease_for` from `now`.
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced: an expired lease cannot be renewed.
+    /// - Clears a stale mark and records the heartbeat. The returned record shows
+    ///   `cancelRequestedAt`, so a worker learns of a cancel request on its next heartbeat.
+    fn heartbeat(
+        &self,
+        lease: &Lease,
+        lease_for: Duration,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError>;
+
+    /// Records progress (fields left `None` keep their value).
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced. A percent outside 0 to 100 gives [`StoreError::InvalidInput`].
+    /// - Counts as a sign of life (clears a stale mark).
+    fn set_progress(
+        &self,
+        lease: &Lease,
+        update: &ProgressUpdate,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError>;
+
+    /// Appends steps to the task's log.
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced. Steps get the next `seq` numbers with no gap, and the current attempt.
+    /// - An empty message gives [`StoreError::InvalidInput`] and appends none of the batch.
+    fn append_steps(
+        &self,
+        lease: &Lease,
+        steps: &[NewStep],
+        now: Timestamp,
+    ) -> Result<AppendedSteps, StoreError>;
+
+    /// Finishes the task as succeeded with `output`.
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced; the lease ends. An oversized output gives [`StoreError::InvalidInput`].
+    fn complete(
+        &self,
+        lease: &Lease,
+        output: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError>;
+
+    /// Ends a failed attempt.
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced; the lease ends and the error is kept.
+    /// - With `retry_at` and attempts left, the task is queued again for `retry_at` (lifecycle
+    ///   `retrying`); otherwise (or with a cancel requested) it finishes failed (or cancelled).
+    fn fail(
+        &self,
+        lease: &Lease,
+        error: TaskError,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError>;
+
+    /// Finishes the task as cancelled: its worker stopped on a cancel.
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced; the lease ends.
+    fn acknowledge_cancel(
+        &self,
+        lease: &Lease,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError>;
+
+    /// Gives a task back to the queue at once (its runner is stopping).
+    ///
+    /// # Behavior
+    ///
+    /// - Lease-fenced. The task is queued and due now, its attempt given back; with a cancel
+    ///   requested it finishes cancelled instead.
+    fn release(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError>;
+
+    /// Cancels a task on a user's request.
+    ///
+    /// # Behavior
+    ///
+    /// - A queued task is cancelled at once; a claimed or running one gets `cancelRequestedAt`
+    ///   (a second request changes nothing).
+    /// - A finished task gives [`StoreError::Refused`]; an unknown id [`StoreError::NotFound`].
+    fn cancel(
+        &self,
+        id: &TaskId,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError>;
+
+    /// Recovers up to `limit` claimed or running tasks whose lease has run out.
+    ///
+    /// # Behavior
+    ///
+    /// - Each is queued again, due now, while attempts remain, else failed (cancelled when a
+    ///   cancel was requested), with a `LeaseExpired` error and an `event` step saying so.
+    /// - Tasks whose lease still runs are untouched.
+    fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError>;
+
+    /// Marks stale up to `limit` claimed or running tasks silent for at least `silent_for`.
+    ///
+    /// # Behavior
+    ///
+    /// - Sets `staleAt` and `staleReason` on each; tasks already stale or heard from recently
+    ///   are untouched. The next sign of life clears the mark.
+    fn mark_stale(
+        &self,
+        silent_for: Duration,
+        reason: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<Vec<TaskRecord>, StoreError>;
+
+    /// Applies a retention policy.
+    ///
+    /// # Behavior
+    ///
+    /// - Deletes finished tasks past their outcome's TTL and beyond the keep-latest limits,
+    ///   with their steps; trims each task's steps to the step limit. Open tasks stay.
+    /// - Reports how many tasks and steps were deleted.
+    fn compact(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport, StoreError>;
+
+    /// Reads the change feed after `after` (from the start of what the store keeps when
+    /// `None`).
+    ///
+    /// # Behavior
+    ///
+    /// - Stores without [`Capabilities::change_feed`] give [`StoreError::Unsupported`].
+    /// - Changes come in commit order, at most `limit`; every change after the cursor is
+    ///   returned exactly once across successive reads with `next`.
+    /// - A cursor older than what the store keeps gives [`StoreError::CursorExpired`].
+    fn read_changes(
+        &self,
+        after: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> Result<ChangePage, StoreError> {
+        let _ = (after, limit);
+        Err(StoreError::Unsupported { operation: "read_changes" })
+    }
+
+    /// The cursor at the current end of the change feed: read from here to see only what
+    /// happens next.
+    ///
+    /// # Behavior
+    ///
+    /// - Stores without [`Capabilities::change_feed`] give [`StoreError::Unsupported`].
+    fn change_cursor(&self) -> Result<ChangeCursor, StoreError> {
+        Err(StoreError::Unsupported { operation: "change_cursor" })
+    }
+}
+
+/// Read helpers every store gets: snapshots and bootstrap, built on [`TaskStore`]'s reads so
+/// every caller shares one canonical snapshot path.
+pub trait TaskStoreExt: TaskStore {
+    /// The snapshot of one task, with its most recent steps when asked.
+    ///
+    /// # Errors
+    ///
+    /// As [`TaskStore::get`] and [`TaskStore::list_steps`].
+    fn read_snapshot(
+        &self,
+        id: &TaskId,
+        options: &SnapshotOptions,
+    ) -> Result<Option<TaskSnapshot>, StoreError> {
+        let Some(record) = self.get(id)? else { return Ok(None) };
+        let snapshot = TaskSnapshot::from_record(&record);
+        Ok(Some(match options.include_steps {
+            Some(0) | None => snapshot,
+            Some(limit) => snapshot.with_steps(self.list_steps(id, &StepQuery::recent(limit))?),
+        }))
+    }
+
+    /// A page of snapshots, each with its most recent steps when asked.
+    ///
+    /// # Errors
+    ///
+    /// As [`TaskStore::list`] and [`TaskStore::list_steps`].
+    fn list_snapshots(&self, query: &SnapshotQuery) -> Result<Vec<TaskSnapshot>, StoreError> {
+        let records = self.list(&query.list)?;
+        let mut snapshots = Vec::with_capacity(records.len());
+        for record in &records {
+            let snapshot = TaskSnapshot::from_record(record);
+            snapshots.push(match query.include_steps {
+                Some(0) | None => snapshot,
+                Some(limit) => {
+                    let steps = self.list_steps(&record.id, &StepQuery::recent(limit))?;
+                    snapshot.with_steps(steps)
+                }
+            });
+        }
+        Ok(snapshots)
+    }
+
+    /// The bootstrap of a live subscription: the matching snapshots (newest first), their
+    /// recent steps by task id, and the aggregate of every matching task when asked (the
+    /// default).
+    ///
+    /// # Errors
+    ///
+    /// As the reads it makes.
+    fn bootstrap(
+        &self,
+        query: &SubscriptionQuery,
+        now: Timestamp,
+    ) -> Result<TaskSubscriptionBootstrap, StoreError> {
+        let list = TaskListQuery { filter: query.filter.clone(), limit: query.limit, ..TaskListQuery::default() };
+        let records = self.list(&list)?;
+        let mut steps = BTreeMap::new();
+        if let Some(limit) = query.recent_steps.filter(|limit| *limit > 0) {
+            for record in &records {
+                let recent = self.list_steps(&record.id, &StepQuery::recent(limit))?;
+                steps.insert(record.id.to_string(), recent);
+            }
+        }
+        let aggregate = match query.include_aggregate {
+            Some(false) => None,
+            _ => Some(self.aggregate(&query.filter)?),
+        };
+        Ok(TaskSubscriptionBootstrap {
+            query: query.clone(),
+            snapshots: records.iter().map(TaskSnapshot::from_record).collect(),
+            steps,
+            aggregate,
+            cursor: None,
+            timestamp: now,
+        })
+    }
+}
+
+impl<S: TaskStore + ?Sized> TaskStoreExt for S {}
+
+/// Forwards every method to the store behind a pointer.
+macro_rules! forward_store {
+    ($($pointer:ty),+) => {$(
+        impl<S: TaskStore + ?Sized> TaskStore for $pointer {
+            fn capabilities(&self) -> Capabilities { (**self).capabilities() }
+            fn enqueue(&self, task: NewTask, now: Timestamp) -> Result<EnqueueOutcome, StoreError> {
+                (**self).enqueue(task, now)
+            }
+            fn enqueue_batch(&self, tasks: Vec<NewTask>, now: Timestamp) -> Result<Vec<EnqueueOutcome>, StoreError> {
+                (**self).enqueue_batch(tasks, now)
+            }
+            fn get(&self, id: &TaskId) -> Result<Option<TaskRecord>, StoreError> { (**self).get(id) }
+            fn list(&self, query: &TaskListQuery) -> Result<Vec<TaskRecord>, StoreError> { (**self).list(query) }
+            fn aggregate(&self, filter: &TaskFilter) -> Result<TaskAggregate, StoreError> { (**self).aggregate(filter) }
+            fn list_steps(&self, id: &TaskId, query: &StepQuery) -> Result<Vec<StepRecord>, StoreError> {
+                (**self).list_steps(id, query)
+            }
+            fn claim(&self, request: &ClaimRequest, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
+                (**self).claim(request, now)
+            }
+            fn start(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> { (**self).start(lease, now) }
+            fn heartbeat(&self, lease: &Lease, lease_for: Duration, now: Timestamp) -> Result<TaskRecord, StoreError> {
+                (**self).heartbeat(lease, lease_for, now)
+            }
+            fn set_progress(&self, lease: &Lease, update: &ProgressUpdate, now: Timestamp) -> Result<TaskRecord, StoreError> {
+                (**self).set_progress(lease, update, now)
+            }
+            fn append_steps(&self, lease: &Lease, steps: &[NewStep], now: Timestamp) -> Result<AppendedSteps, StoreError> {
+                (**self).append_steps(lease, steps, now)
+            }
+            fn complete(&self, lease: &Lease, output: serde_json::Value, now: Timestamp) -> Result<TaskRecord, StoreError> {
+                (**self).complete(lease, output, now)
+            }
+            fn fail(&self, lease: &Lease, error: TaskError, retry_at: Option<Timestamp>, now: Timestamp) -> Result<TaskRecord, StoreError> {
+                (**self).fail(lease, error, retry_at, now)
+            }
+            fn acknowledge_cancel(&self, lease: &Lease, reason: Option<&str>, now: Timestamp) -> Result<TaskRecord, StoreError> {
+                (**self).acknowledge_cancel(lease, reason, now)
+            }
+            fn release(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> { (**self).release(lease, now) }
+            fn cancel(&self, id: &TaskId, reason: Option<&str>, now: Timestamp) -> Result<TaskRecord, StoreError> {
+                (**self).cancel(id, reason, now)
+            }
+            fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
+                (**self).recover_expired(limit, now)
+            }
+            fn mark_stale(&self, silent_for: Duration, reason: &str, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
+                (**self).mark_stale(silent_for, reason, limit, now)
+            }
+            fn compact(&self, policy: &RetentionPolicy, now: Timestamp) -> Result<RetentionReport, StoreError> {
+                (**self).compact(policy, now)
+            }
+            fn read_changes(&self, after: Option<&ChangeCursor>, limit: u32) -> Result<ChangePage, StoreError> {
+                (**self).read_changes(after, limit)
+            }
+            fn change_cursor(&self) -> Result<ChangeCursor, StoreError> { (**self).change_cursor() }
+        }
+    )+};
+}
+
+forward_store!(&S, Box<S>, Arc<S>);

@@ -1,0 +1,7 @@
+//! Live subscribe-plus-bootstrap, tracker and HTTP bridge (see the live issue).
+//!
+//! This crate is a skeleton until its issue lands; it only re-exports `tasks-core`.
+
+#![forbid(unsafe_code)]
+
+pub use tasks_core as core;

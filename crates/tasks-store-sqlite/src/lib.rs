@@ -1,0 +1,7 @@
+//! The embedded SQLite task store (see the SQLite store issue).
+//!
+//! This crate is a skeleton until its issue lands; it only re-exports `tasks-core`.
+
+#![forbid(unsafe_code)]
+
+pub use tasks_core as core;
