@@ -1,1 +1,34 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! - `cargo xtask ci`: what CI runs: fmt check, clippy with `-D warnings`, every test of every
+//!   crate on every store, and the doc build with warnings denied.
+//! - `cargo xtask bench <name>`: a benchmark (`sqlite`, `postgres`).
+//!
+//! It depends on nothing but std, so it builds in a second.
+
+mod bench;
+mod ci;
+mod run;
+#[cfg(test)]
+mod tidy;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask ci | bench <{}>", bench::NAMES.join("|"));
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Writes of the memory store: enqueue (with dedupe and supersede), the lease-fenced worker
+//! writes and user cancels. Each builds the new records with core's transitions before
+//! storing any of them, so a refusal changes nothing.
+
+use tasks_core::enqueue::{blocks_dedupe, is_superseded_by};
+use tasks_core::transition::{self, superseded_reason};
+use tasks_core::{
+    EnqueueDisposition, EnqueueOutcome, InvalidInput, Lease, NewTask, StoreError, TaskId,
+    TaskRecord, Timestamp, TransitionRefusal,
+};
+
+use super::State;
+
+impl State {
+    /// Plans one enqueue against the current state without changing it: the outcome and the
+    /// records to store (the new task and the superseded ones).
+    pub(super) fn plan_enqueue(
+        &self,
+        task: NewTask,
+        now: Timestamp,
+    ) -> Result<(EnqueueOutcome, Vec<TaskRecord>), StoreError> {
+        let supersede_existing = task.options.supersede_existing;
+        let record = task.into_record(now)?;
+        if let Some(key) = &record.dedupe_key {
+            let open = self.tasks.values().find(|other| blocks_dedupe(other, &record.kind, key));
+            if let Some(existing) = open {
+                let outcome = EnqueueOutcome {
+                    task: existing.clone(),
+                    disposition: EnqueueDisposition::Reused,
+                    reused_task_id: Some(existing.id.clone()),
+                    superseded_task_ids: Vec::new(),
+                };
+                return Ok((outcome, Vec::new()));
+            }
+        }
+        if self.tasks.contains_key(&record.id) {
+            return Err(InvalidInput::DuplicateId { id: record.id }.into());
+        }
+        let mut writes = Vec::new();
+        let mut superseded_task_ids = Vec::new();
+        if let (true, Some(key)) = (supersede_existing, &record.supersede_key) {
+            let reason = superseded_reason(&record.id);
+            for other in self.tasks.values().filter(|other| is_superseded_by(other, &record.kind, key)) {
+                let next = transition::request_cancel(other, Some(&reason), now)
+                    .map_err(|refusal| StoreError::refused(&other.id, refusal))?;
+                superseded_task_ids.push(other.id.clone());
+                if next.revision != other.revision {
+                    writes.push(next);
+                }
+            }
+        }
+        let disposition = if superseded_task_ids.is_empty() {
+            EnqueueDisposition::Created
+        } else {
+            EnqueueDisposition::Superseded
+        };
+        writes.push(record.clone());
+        let outcome =
+            EnqueueOutcome { task: record, disposition, reused_task_id: None, superseded_task_ids };
+        Ok((outcome, writes))
+    }
+
+    /// Enqueues a batch in order; nothing is stored unless every task is accepted.
+    pub(super) fn enqueue_batch(
+        &mut self,
+        tasks: Vec<NewTask>,
+        now: Timestamp,
+    ) -> Result<Vec<EnqueueOutcome>, StoreError> {
+        // Plan against a scratch copy of the tasks so later tasks see earlier ones, and only
+        // commit when all are accepted.
+        let mut scratch = State { tasks: self.tasks.clone(), ..State::default() };
+        let mut outcomes = Vec::with_capacity(tasks.len());
+        let mut all_writes = Vec::new();
+        for task in tasks {
+            let (outcome, writes) = scratch.plan_enqueue(task, now)?;
+            for record in &writes {
+                scratch.tasks.insert(record.id.clone(), record.clone());
+            }
+            all_writes.extend(writes);
+            outcomes.push(outcome);
+        }
+        for record in all_writes {
+            self.put(record);
+        }
+        Ok(outcomes)
+    }
+
+    /// Loads a task for a write, or `NotFound`.
+    pub(super) fn task(&self, id: &TaskId) -> Result<&TaskRecord, StoreError> {
+        self.tasks.get(id).ok_or_else(|| StoreError::NotFound { id: id.clone() })
+    }
+
+    /// Applies a lease-fenced transition to the task of `lease` and stores the result. A task
+    /// that no longer exists has lost its lease too.
+    pub(super) fn worker_write(
+        &mut self,
+        lease: &Lease,
+        apply: impl FnOnce(&TaskRecord) -> Result<TaskRecord, TransitionRefusal>,
+    ) -> Result<TaskRecord, StoreError> {
+        let current = self
+            .tasks
+            .get(&lease.task_id)
+            .ok_or_else(|| StoreError::LeaseLost { id: lease.task_id.clone() })?;
+        let next = apply(current).map_err(|refusal| StoreError::refused(&lease.task_id, refusal))?;
+        self.put(next.clone());
+        Ok(next)
+    }
+
+    pub(super) fn cancel(
+        &mut self,
+        id: &TaskId,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        let current = self.task(id)?;
+        let next = transition::request_cancel(current, reason, now)
+            .map_err(|refusal| StoreError::refused(id, refusal))?;
+        if next.revision != current.revision {
+            self.put(next.clone());
+        }
+        Ok(next)
+    }
+}
