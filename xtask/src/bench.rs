@@ -4,11 +4,14 @@
 use crate::run::cmd;
 
 /// The benchmarks, and the crate each lives in.
-const BENCHES: &[(&str, &str)] =
-    &[("sqlite", "tasks-store-sqlite"), ("postgres", "tasks-store-postgres")];
+const BENCHES: &[(&str, &str)] = &[
+    ("sqlite", "tasks-store-sqlite"),
+    ("postgres", "tasks-store-postgres"),
+    ("host", "tasks-host"),
+];
 
 /// The benchmark names, for the usage line.
-pub(crate) const NAMES: [&str; 2] = ["sqlite", "postgres"];
+pub(crate) const NAMES: [&str; 3] = ["sqlite", "postgres", "host"];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let name = args.first().map(String::as_str).unwrap_or("");
