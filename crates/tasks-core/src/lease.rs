@@ -114,7 +114,10 @@ impl ClaimRequest {
     pub fn validate(&self) -> Result<(), InvalidInput> {
         limits::validate_text("runner", &self.runner, true)?;
         if self.runner.len() > limits::MAX_KEY_LEN {
-            return Err(InvalidInput::Text { field: "runner", reason: "it is longer than 512 bytes" });
+            return Err(InvalidInput::Text {
+                field: "runner",
+                reason: "it is longer than 512 bytes",
+            });
         }
         if !(1..=MAX_CLAIM_BATCH).contains(&self.limit) {
             return Err(InvalidInput::Range { field: "limit", expected: "from 1 to 1000" });

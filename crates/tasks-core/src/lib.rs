@@ -68,8 +68,7 @@ pub use entry::{
 pub use error::{InvalidInput, StoreError, StoreErrorKind, TaskError, TransitionRefusal};
 pub use event::{HostEventType, LifecycleEventName, TaskHostEvent, TaskLifecycleEvent};
 pub use executor::{
-    BoxFuture, Execution, ExecutionOutcome, ReportError, TaskExecutor, TaskInvocation,
-    TaskReporter,
+    BoxFuture, Execution, ExecutionOutcome, ReportError, TaskExecutor, TaskInvocation, TaskReporter,
 };
 pub use id::{LeaseToken, StepId, TaskId};
 pub use lease::{ClaimRequest, KindClaim, KindSelector, Lease};

@@ -288,7 +288,10 @@ mod tests {
     #[test]
     fn subscription_query_wire_shape() {
         let query = SubscriptionQuery {
-            filter: TaskFilter { task_ids: vec![TaskId::new("t1").expect("ok")], ..TaskFilter::all() },
+            filter: TaskFilter {
+                task_ids: vec![TaskId::new("t1").expect("ok")],
+                ..TaskFilter::all()
+            },
             recent_steps: Some(25),
             ..SubscriptionQuery::default()
         };

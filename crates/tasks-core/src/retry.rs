@@ -143,8 +143,10 @@ mod tests {
 
     #[test]
     fn jitter_shaves_at_most_its_fraction() {
-        let backoff = Backoff { jitter: 0.5, ..Backoff::exponential(
-            Duration::from_secs(4), Duration::from_secs(4), 1.0) };
+        let backoff = Backoff {
+            jitter: 0.5,
+            ..Backoff::exponential(Duration::from_secs(4), Duration::from_secs(4), 1.0)
+        };
         assert_eq!(backoff.delay(1, &mut Fixed(0.0)), Duration::from_secs(4));
         assert_eq!(backoff.delay(1, &mut Fixed(0.5)), Duration::from_secs(3));
         let mut random = SeededRandom::new(7);

@@ -21,7 +21,9 @@ use crate::error::{StoreError, TaskError};
 use crate::id::TaskId;
 use crate::lease::{ClaimRequest, Lease};
 use crate::live::TaskSubscriptionBootstrap;
-use crate::query::{SnapshotOptions, SnapshotQuery, StepQuery, SubscriptionQuery, TaskFilter, TaskListQuery};
+use crate::query::{
+    SnapshotOptions, SnapshotQuery, StepQuery, SubscriptionQuery, TaskFilter, TaskListQuery,
+};
 use crate::record::TaskRecord;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::snapshot::{ProgressUpdate, TaskSnapshot};
@@ -308,7 +310,9 @@ pub trait TaskStoreExt: TaskStore {
         id: &TaskId,
         options: &SnapshotOptions,
     ) -> Result<Option<TaskSnapshot>, StoreError> {
-        let Some(record) = self.get(id)? else { return Ok(None) };
+        let Some(record) = self.get(id)? else {
+            return Ok(None);
+        };
         let snapshot = TaskSnapshot::from_record(&record);
         Ok(Some(match options.include_steps {
             Some(0) | None => snapshot,
@@ -341,6 +345,10 @@ pub trait TaskStoreExt: TaskStore {
     /// recent steps by task id, and the aggregate of every matching task when asked (the
     /// default).
     ///
+    /// With a change feed, `cursor` is where the feed stood *before* the reads began: a
+    /// reader that follows the feed from there sees every change the reads may have missed
+    /// (and drops the ones it already holds by revision), so no update falls in a gap.
+    ///
     /// # Errors
     ///
     /// As the reads it makes.
@@ -349,7 +357,13 @@ pub trait TaskStoreExt: TaskStore {
         query: &SubscriptionQuery,
         now: Timestamp,
     ) -> Result<TaskSubscriptionBootstrap, StoreError> {
-        let list = TaskListQuery { filter: query.filter.clone(), limit: query.limit, ..TaskListQuery::default() };
+        let cursor =
+            if self.capabilities().change_feed { Some(self.change_cursor()?) } else { None };
+        let list = TaskListQuery {
+            filter: query.filter.clone(),
+            limit: query.limit,
+            ..TaskListQuery::default()
+        };
         let records = self.list(&list)?;
         let mut steps = BTreeMap::new();
         if let Some(limit) = query.recent_steps.filter(|limit| *limit > 0) {
@@ -367,7 +381,7 @@ pub trait TaskStoreExt: TaskStore {
             snapshots: records.iter().map(TaskSnapshot::from_record).collect(),
             steps,
             aggregate,
-            cursor: None,
+            cursor,
             timestamp: now,
         })
     }

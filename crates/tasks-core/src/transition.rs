@@ -306,9 +306,8 @@ pub fn fail(
     drop_lease(&mut next);
     next.stale_at = None;
     next.stale_reason = None;
-    let retry_at = retry_at.filter(|_| {
-        record.attempt < record.max_attempts && record.cancel_requested_at.is_none()
-    });
+    let retry_at = retry_at
+        .filter(|_| record.attempt < record.max_attempts && record.cancel_requested_at.is_none());
     match retry_at {
         Some(at) => requeue(&mut next, at.max(now)),
         None if record.cancel_requested_at.is_some() => {
@@ -446,7 +445,9 @@ pub fn expire_lease(
         });
     }
     if record.lease_expires_at.is_some_and(|expires| expires > now) {
-        return Err(TransitionRefusal::LeaseNotExpired { lease_expires_at: record.lease_expires_at });
+        return Err(TransitionRefusal::LeaseNotExpired {
+            lease_expires_at: record.lease_expires_at,
+        });
     }
     let owner = record.lease_owner.as_deref().unwrap_or("unknown runner");
     let mut next = touched(record, now);
@@ -460,9 +461,12 @@ pub fn expire_lease(
         format!("lease of {owner} expired during attempt {}; cancel completed", record.attempt)
     } else {
         next.error = Some(
-            TaskError::new(format!("the lease of {owner} expired during attempt {}", record.attempt))
-                .with_name("LeaseExpired")
-                .with_code(LEASE_EXPIRED_CODE),
+            TaskError::new(format!(
+                "the lease of {owner} expired during attempt {}",
+                record.attempt
+            ))
+            .with_name("LeaseExpired")
+            .with_code(LEASE_EXPIRED_CODE),
         );
         if record.attempt < record.max_attempts {
             requeue(&mut next, retry_at.max(now));
@@ -499,7 +503,10 @@ pub fn mark_stale(
     now: Timestamp,
 ) -> Outcome {
     if !record.status.is_active() {
-        return Err(TransitionRefusal::WrongStatus { operation: "mark stale", status: record.status });
+        return Err(TransitionRefusal::WrongStatus {
+            operation: "mark stale",
+            status: record.status,
+        });
     }
     let last_sign = record.last_heartbeat_at.or(record.claimed_at).unwrap_or(record.updated_at);
     if record.stale_at.is_some() || last_sign.saturating_add(silent_for) > now {
