@@ -218,15 +218,15 @@ pub fn normalize_host_event_entry(event: &TaskHostEvent) -> TaskEventEntry {
         normalized.message = message.clone();
     }
     let mut metadata = normalized.metadata.take().unwrap_or_default();
-    if let Some(error) = &event.error {
-        if let Ok(value) = serde_json::to_value(error) {
-            metadata.insert("error".to_owned(), value);
-        }
+    if let Some(error) = &event.error
+        && let Ok(value) = serde_json::to_value(error)
+    {
+        metadata.insert("error".to_owned(), value);
     }
-    if let Some(report) = &event.retention {
-        if let Ok(value) = serde_json::to_value(report) {
-            metadata.insert("retention".to_owned(), value);
-        }
+    if let Some(report) = &event.retention
+        && let Ok(value) = serde_json::to_value(report)
+    {
+        metadata.insert("retention".to_owned(), value);
     }
     normalized.metadata = (!metadata.is_empty()).then_some(metadata);
     normalized

@@ -36,6 +36,9 @@ pub struct TaskSubscriptionBootstrap {
 /// A message to a live subscriber, the spec's `TaskLiveMessage`.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// Both variants are built once per delivery and moved, never kept in bulk by this crate;
+// boxing the event would cost an allocation on the hottest path (every progress update).
+#[allow(clippy::large_enum_variant)]
 pub enum TaskLiveMessage {
     /// The current state: always the first message.
     Bootstrap(TaskSubscriptionBootstrap),

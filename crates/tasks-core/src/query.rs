@@ -13,6 +13,7 @@ use crate::error::InvalidInput;
 use crate::id::TaskId;
 use crate::limits::{self, MAX_CHANNELS};
 use crate::record::TaskRecord;
+use crate::snapshot::TaskSnapshot;
 use crate::status::{LifecycleState, TaskStatus};
 
 /// Which tasks a read is about.
@@ -53,21 +54,49 @@ impl TaskFilter {
 
     /// Whether `record` passes the filter.
     pub fn matches(&self, record: &TaskRecord) -> bool {
+        self.matches_fields(FilterFields {
+            id: &record.id,
+            kind: &record.kind,
+            channels: &record.channels,
+            state: LifecycleState::of(record),
+            status: record.status,
+            dedupe_key: &record.dedupe_key,
+            concurrency_key: &record.concurrency_key,
+            supersede_key: &record.supersede_key,
+        })
+    }
+
+    /// Whether `snapshot` passes the filter; the same rule as [`TaskFilter::matches`], for
+    /// readers (a live tracker) that hold snapshots rather than records.
+    pub fn matches_snapshot(&self, snapshot: &TaskSnapshot) -> bool {
+        self.matches_fields(FilterFields {
+            id: &snapshot.id,
+            kind: &snapshot.kind,
+            channels: &snapshot.channels,
+            state: snapshot.state,
+            status: snapshot.status,
+            dedupe_key: &snapshot.dedupe_key,
+            concurrency_key: &snapshot.concurrency_key,
+            supersede_key: &snapshot.supersede_key,
+        })
+    }
+
+    fn matches_fields(&self, task: FilterFields<'_>) -> bool {
         fn any_or_empty<T: PartialEq>(wanted: &[T], value: &T) -> bool {
             wanted.is_empty() || wanted.contains(value)
         }
         fn key_matches(wanted: &Option<String>, value: &Option<String>) -> bool {
             wanted.is_none() || wanted == value
         }
-        any_or_empty(&self.task_ids, &record.id)
-            && (self.kinds.is_empty() || self.kinds.iter().any(|kind| *kind == record.kind))
+        any_or_empty(&self.task_ids, task.id)
+            && (self.kinds.is_empty() || self.kinds.iter().any(|kind| kind == task.kind))
             && (self.channels.is_empty()
-                || self.channels.iter().any(|channel| record.channels.contains(channel)))
-            && any_or_empty(&self.states, &LifecycleState::of(record))
-            && any_or_empty(&self.statuses, &record.status)
-            && key_matches(&self.dedupe_key, &record.dedupe_key)
-            && key_matches(&self.concurrency_key, &record.concurrency_key)
-            && key_matches(&self.supersede_key, &record.supersede_key)
+                || self.channels.iter().any(|channel| task.channels.contains(channel)))
+            && any_or_empty(&self.states, &task.state)
+            && any_or_empty(&self.statuses, &task.status)
+            && key_matches(&self.dedupe_key, task.dedupe_key)
+            && key_matches(&self.concurrency_key, task.concurrency_key)
+            && key_matches(&self.supersede_key, task.supersede_key)
     }
 
     /// Checks the filter and normalizes its channels, so stores compare like with like.
@@ -105,6 +134,18 @@ impl TaskFilter {
         filter.statuses.dedup();
         Ok(filter)
     }
+}
+
+/// The fields a filter looks at, borrowed from a record or a snapshot.
+struct FilterFields<'a> {
+    id: &'a TaskId,
+    kind: &'a str,
+    channels: &'a [String],
+    state: LifecycleState,
+    status: TaskStatus,
+    dedupe_key: &'a Option<String>,
+    concurrency_key: &'a Option<String>,
+    supersede_key: &'a Option<String>,
 }
 
 /// The order of a task list. Ties are broken by id in the same direction.

@@ -84,6 +84,10 @@ pub struct TaskSnapshot {
     pub updated_at: Timestamp,
     /// When the current attempt was claimed.
     pub claimed_at: Option<Timestamp>,
+    /// When the current attempt started running (same as `progress.startedAt`).
+    pub started_at: Option<Timestamp>,
+    /// When the task finished (same as `progress.finishedAt`).
+    pub finished_at: Option<Timestamp>,
     /// When a cancel was requested.
     pub cancel_requested_at: Option<Timestamp>,
     /// The runner holding (or that last held) it.
@@ -125,6 +129,8 @@ impl TaskSnapshot {
             created_at: record.created_at,
             updated_at: record.updated_at,
             claimed_at: record.claimed_at,
+            started_at: record.started_at,
+            finished_at: record.finished_at,
             cancel_requested_at: record.cancel_requested_at,
             lease_owner: record.lease_owner.clone(),
             lease_expires_at: record.lease_expires_at,

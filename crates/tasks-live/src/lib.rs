@@ -1,7 +1,14 @@
-//! Live subscribe-plus-bootstrap, tracker and HTTP bridge (see the live issue).
+//! Live updates for task UIs: the spec's `createTaskLiveTracker` today; the hub, the
+//! cross-process feed and the HTTP bridge arrive with the rest of the live issue.
 //!
-//! This crate is a skeleton until its issue lands; it only re-exports `tasks-core`.
+//! - [`TaskLiveTracker`]: applies a bootstrap and then events, keeps the newest snapshot of
+//!   every task (by revision, so nothing regresses), accumulates steps by `seq` without
+//!   duplicates, recomputes the aggregate from what it holds, and tells change listeners. It
+//!   is pure: no runtime, no I/O, usable from any Rust client.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub use tasks_core as core;
+pub mod tracker;
+
+pub use tracker::{TaskLiveTracker, TrackerState};
