@@ -254,12 +254,43 @@ pub enum EnqueueDisposition {
     Superseded,
 }
 
+impl EnqueueOutcome {
+    /// The outcome of creating `task` (superseding `superseded_task_ids`, if any).
+    pub fn created(task: TaskRecord, superseded_task_ids: Vec<TaskId>) -> Self {
+        let disposition = if superseded_task_ids.is_empty() {
+            EnqueueDisposition::Created
+        } else {
+            EnqueueDisposition::Superseded
+        };
+        EnqueueOutcome {
+            task,
+            deduplicated: false,
+            disposition,
+            reused_task_id: None,
+            superseded_task_ids,
+        }
+    }
+
+    /// The outcome of reusing the open task `existing`.
+    pub fn reused(existing: TaskRecord) -> Self {
+        EnqueueOutcome {
+            reused_task_id: Some(existing.id.clone()),
+            task: existing,
+            deduplicated: true,
+            disposition: EnqueueDisposition::Reused,
+            superseded_task_ids: Vec::new(),
+        }
+    }
+}
+
 /// The result of an enqueue.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnqueueOutcome {
     /// The task created, or the one reused.
     pub task: TaskRecord,
+    /// Whether an open task was reused (disposition `reused`), as the spec reports it.
+    pub deduplicated: bool,
     /// What happened.
     pub disposition: EnqueueDisposition,
     /// The reused task's id, when reused.

@@ -1,18 +1,24 @@
 //! [`TaskEventEntry`]: the presentation-friendly row the spec's normalizers produce from host
 //! and lifecycle events, for timelines, logs and sockets; with the normalizers and the
 //! adapters that forward entries to a sink.
+//!
+//! The rules follow the spec's package: an entry's type is the lifecycle event name (or
+//! `runner_started`, `runner_stopped`, `stale_requeued` for runner events); its level is
+//! `success` for a success, `error` for a failure or lost lease, `warn` for a retry, cancel or
+//! stale mark, the step's own level for a step, else `info`; its message is a fixed sentence
+//! (or the step's message); its metadata gathers what else the event carried, empty values
+//! left out.
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::{HostEventType, LifecycleEventName, TaskHostEvent, TaskLifecycleEvent};
 use crate::id::{StepId, TaskId};
 use crate::record::JsonObject;
-use crate::snapshot::TaskSnapshot;
 use crate::status::LifecycleState;
-use crate::step::{StepLevel, StepRecord};
+use crate::step::StepLevel;
 use crate::timestamp::Timestamp;
 
-/// The type of an entry: a lifecycle event name, or a host-only event.
+/// The type of an entry: a lifecycle event name, or a runner event.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -29,12 +35,14 @@ pub enum TaskEventEntryType {
     Cancelled,
     Stale,
     LeaseLost,
-    Heartbeat,
-    Recovered,
-    Released,
     RunnerStarted,
     RunnerStopped,
+    StaleRequeued,
+    /// Ours: a lease renewal.
+    Heartbeat,
+    /// Ours: an error in the runner itself.
     RunnerError,
+    /// Ours: a retention pass.
     Retention,
 }
 
@@ -69,11 +77,11 @@ pub struct TaskEventEntry {
     pub level: StepLevel,
     /// One line for people.
     pub message: String,
-    /// The task's (or step's) percent, if known.
+    /// The step's percent, else the task's, if known.
     pub percent: Option<f64>,
     /// When it happened.
     pub timestamp: Timestamp,
-    /// Extra details (step meta, progress meta, error, retention figures).
+    /// What else the event carried, empty values left out; `null` when nothing is left.
     pub metadata: Option<JsonObject>,
     /// The runner.
     pub runner_id: Option<String>,
@@ -89,147 +97,127 @@ pub struct TaskEventEntry {
     pub step_id: Option<StepId>,
 }
 
-fn level_of(entry_type: TaskEventEntryType, step: Option<&StepRecord>) -> StepLevel {
-    use TaskEventEntryType as E;
-    match entry_type {
-        E::Step => step.map_or(StepLevel::Info, |step| step.level.clone()),
-        E::Succeeded => StepLevel::Success,
-        E::Failed | E::LeaseLost | E::RunnerError => StepLevel::Error,
-        E::Retried | E::Stale | E::Recovered | E::Cancelled => StepLevel::Warn,
-        E::Heartbeat => StepLevel::Debug,
+fn lifecycle_level(event: &TaskLifecycleEvent) -> StepLevel {
+    use LifecycleEventName as L;
+    match event.event {
+        L::Step => event.step.as_ref().map_or(StepLevel::Info, |step| step.level.clone()),
+        L::Succeeded => StepLevel::Success,
+        L::Failed | L::LeaseLost => StepLevel::Error,
+        L::Retried | L::Cancelled | L::Stale => StepLevel::Warn,
         _ => StepLevel::Info,
     }
 }
 
-fn message_of(
-    entry_type: TaskEventEntryType,
-    snapshot: Option<&TaskSnapshot>,
-    step: Option<&StepRecord>,
-) -> String {
-    use TaskEventEntryType as E;
-    if let Some(step) = step.filter(|_| entry_type == E::Step) {
-        return step.message.clone();
-    }
-    let Some(task) = snapshot else {
-        return match entry_type {
-            E::RunnerStarted => "runner started".to_owned(),
-            E::RunnerStopped => "runner stopped".to_owned(),
-            E::RunnerError => "runner error".to_owned(),
-            E::Retention => "retention completed".to_owned(),
-            _ => "task event".to_owned(),
-        };
+fn lifecycle_message(event: &TaskLifecycleEvent) -> String {
+    use LifecycleEventName as L;
+    let fixed = match event.event {
+        L::Step => {
+            return event
+                .step
+                .as_ref()
+                .map(|step| step.message.clone())
+                .filter(|message| !message.is_empty())
+                .unwrap_or_else(|| "Task step recorded".to_owned());
+        }
+        L::Enqueued => "Task enqueued",
+        L::Claimed => "Task claimed",
+        L::Started => "Task started",
+        L::Progress => "Task progress updated",
+        L::Retried => "Task scheduled for retry",
+        L::Succeeded => "Task succeeded",
+        L::Failed => "Task failed",
+        L::Cancelled => "Task cancelled",
+        L::Stale => "Task marked stale",
+        L::LeaseLost => "Task lease lost",
     };
-    let name = format!("task {} ({})", task.id, task.kind);
-    let error = task.error.as_ref().map(|error| error.message.as_str()).unwrap_or("no error");
-    match entry_type {
-        E::Enqueued => format!("{name} enqueued"),
-        E::Claimed => format!("{name} claimed, attempt {} of {}", task.attempt, task.max_attempts),
-        E::Started => format!("{name} started"),
-        E::Progress => match (&task.progress.label, task.progress.percent) {
-            (Some(label), Some(percent)) => format!("{name}: {label} ({percent}%)"),
-            (Some(label), None) => format!("{name}: {label}"),
-            (None, Some(percent)) => format!("{name}: {percent}%"),
-            (None, None) => format!("{name} reported progress"),
-        },
-        E::Retried => format!("{name} failed attempt {}: {error}; retrying", task.attempt),
-        E::Succeeded => format!("{name} succeeded"),
-        E::Failed => format!("{name} failed: {error}"),
-        E::Cancelled => format!("{name} cancelled"),
-        E::Stale => format!(
-            "{name} is stale: {}",
-            task.progress.stale_reason.as_deref().unwrap_or("no sign of life")
-        ),
-        E::LeaseLost => format!("{name} lost its lease"),
-        E::Heartbeat => format!("{name} heartbeat"),
-        E::Recovered => format!("{name} recovered after its lease expired"),
-        E::Released => format!("{name} released back to the queue"),
-        _ => name,
+    fixed.to_owned()
+}
+
+/// Inserts `value` under `key` unless it is null or an empty array.
+fn put(metadata: &mut JsonObject, key: &str, value: impl Serialize) {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Null) | Err(_) => {}
+        Ok(serde_json::Value::Array(items)) if items.is_empty() => {}
+        Ok(value) => {
+            metadata.insert(key.to_owned(), value);
+        }
     }
 }
 
-fn entry(
-    entry_type: TaskEventEntryType,
-    snapshot: Option<&TaskSnapshot>,
-    step: Option<&StepRecord>,
-    runner_id: Option<String>,
-    timestamp: Timestamp,
-) -> TaskEventEntry {
-    let metadata = match (entry_type, step, snapshot) {
-        (TaskEventEntryType::Step, Some(step), _) => step.meta.clone(),
-        (TaskEventEntryType::Progress, _, Some(task)) => task.progress.meta.clone(),
-        _ => None,
-    };
-    TaskEventEntry {
-        entry_type,
-        level: level_of(entry_type, step),
-        message: message_of(entry_type, snapshot, step),
-        percent: step
-            .and_then(|step| step.percent)
-            .or_else(|| snapshot.and_then(|task| task.progress.percent)),
-        timestamp,
-        metadata,
-        runner_id,
-        task_id: snapshot.map(|task| task.id.clone()).or_else(|| step.map(|s| s.task_id.clone())),
-        kind: snapshot.map(|task| task.kind.clone()),
-        state: snapshot.map(|task| task.state),
-        channels: snapshot.map(|task| task.channels.clone()).unwrap_or_default(),
-        step_id: step.map(|step| step.id.clone()),
-    }
+fn lifecycle_metadata(event: &TaskLifecycleEvent) -> Option<JsonObject> {
+    let mut metadata = JsonObject::new();
+    let progress = event.snapshot.as_ref().map(|snapshot| &snapshot.progress);
+    put(&mut metadata, "channels", &event.channels);
+    put(&mut metadata, "disposition", event.disposition);
+    put(&mut metadata, "error", &event.error);
+    put(&mut metadata, "output", &event.output);
+    put(&mut metadata, "progressLabel", progress.and_then(|p| p.label.as_ref()));
+    put(&mut metadata, "progressMeta", progress.and_then(|p| p.meta.as_ref()));
+    put(&mut metadata, "stepKind", event.step.as_ref().map(|step| &step.kind));
+    put(&mut metadata, "stepMeta", event.step.as_ref().and_then(|step| step.meta.as_ref()));
+    put(&mut metadata, "supersededTaskIds", &event.superseded_task_ids);
+    (!metadata.is_empty()).then_some(metadata)
 }
 
 /// Normalizes a lifecycle event into an entry, the spec's `normalizeTaskLifecycleEventEntry`.
 pub fn normalize_lifecycle_event_entry(event: &TaskLifecycleEvent) -> TaskEventEntry {
-    let mut normalized = entry(
-        event.event.into(),
-        event.snapshot.as_ref(),
-        event.step.as_ref(),
-        event.runner_id.clone(),
-        event.timestamp,
-    );
-    normalized.task_id = Some(event.task_id.clone());
-    normalized.kind = Some(event.kind.clone());
-    normalized
+    TaskEventEntry {
+        entry_type: event.event.into(),
+        level: lifecycle_level(event),
+        message: lifecycle_message(event),
+        percent: event
+            .step
+            .as_ref()
+            .and_then(|step| step.percent)
+            .or_else(|| event.snapshot.as_ref().and_then(|snapshot| snapshot.progress.percent)),
+        timestamp: event.timestamp,
+        metadata: lifecycle_metadata(event),
+        runner_id: event.runner_id.clone(),
+        task_id: Some(event.task_id.clone()),
+        kind: Some(event.kind.clone()),
+        state: event.snapshot.as_ref().map(|snapshot| snapshot.state),
+        channels: event.channels.clone(),
+        step_id: event.step.as_ref().map(|step| step.id.clone()),
+    }
 }
 
-/// Normalizes a host event into an entry, the spec's `normalizeTaskHostEventEntry`.
+/// Normalizes a host event into an entry, the spec's `normalizeTaskHostEventEntry`: a task
+/// event goes through its lifecycle event; runner events get an entry of their own.
 pub fn normalize_host_event_entry(event: &TaskHostEvent) -> TaskEventEntry {
+    if let Some(lifecycle) = event.to_lifecycle() {
+        return normalize_lifecycle_event_entry(&lifecycle);
+    }
     use HostEventType as H;
     use TaskEventEntryType as E;
-    let entry_type = match event.event_type {
-        H::TaskHeartbeat => E::Heartbeat,
-        H::TaskRecovered => E::Recovered,
-        H::TaskReleased => E::Released,
-        H::RunnerStarted => E::RunnerStarted,
-        H::RunnerStopped => E::RunnerStopped,
-        H::RunnerError => E::RunnerError,
-        H::RetentionCompleted => E::Retention,
-        _ => event.lifecycle_name().map_or(E::RunnerError, E::from),
+    let (entry_type, level, message) = match event.event_type {
+        H::RunnerStarted => (E::RunnerStarted, StepLevel::Info, "Task runner started"),
+        H::RunnerStopped => (E::RunnerStopped, StepLevel::Info, "Task runner stopped"),
+        H::TaskStaleRequeued => (E::StaleRequeued, StepLevel::Warn, "Stale tasks requeued"),
+        H::TaskHeartbeat => (E::Heartbeat, StepLevel::Debug, "Task lease renewed"),
+        H::RetentionCompleted => (E::Retention, StepLevel::Info, "Retention policy applied"),
+        // A runner error, or a task event without the task's id and kind (malformed).
+        H::RunnerError => (E::RunnerError, StepLevel::Error, "Task runner error"),
+        _ => (E::RunnerError, StepLevel::Error, "Task host event without a task"),
     };
-    let mut normalized = entry(
+    let mut metadata = JsonObject::new();
+    put(&mut metadata, "count", event.count);
+    put(&mut metadata, "error", &event.error);
+    put(&mut metadata, "retention", event.retention);
+    put(&mut metadata, "message", &event.message);
+    TaskEventEntry {
         entry_type,
-        event.snapshot.as_ref(),
-        event.step.as_ref(),
-        event.runner_id.clone(),
-        event.timestamp,
-    );
-    normalized.task_id = event.task_id.clone().or(normalized.task_id);
-    normalized.kind = event.kind.clone().or(normalized.kind);
-    if let Some(message) = &event.message {
-        normalized.message = message.clone();
+        level,
+        message: message.to_owned(),
+        percent: None,
+        timestamp: event.timestamp,
+        metadata: (!metadata.is_empty()).then_some(metadata),
+        runner_id: event.runner_id.clone(),
+        task_id: event.task_id.clone(),
+        kind: event.kind.clone(),
+        state: event.task.as_ref().map(crate::LifecycleState::of),
+        channels: event.task.as_ref().map(|task| task.channels.clone()).unwrap_or_default(),
+        step_id: event.step.as_ref().map(|step| step.id.clone()),
     }
-    let mut metadata = normalized.metadata.take().unwrap_or_default();
-    if let Some(error) = &event.error
-        && let Ok(value) = serde_json::to_value(error)
-    {
-        metadata.insert("error".to_owned(), value);
-    }
-    if let Some(report) = &event.retention
-        && let Ok(value) = serde_json::to_value(report)
-    {
-        metadata.insert("retention".to_owned(), value);
-    }
-    normalized.metadata = (!metadata.is_empty()).then_some(metadata);
-    normalized
 }
 
 /// Wraps a sink of entries into a listener of lifecycle events, the spec's

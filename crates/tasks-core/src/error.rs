@@ -16,17 +16,23 @@ pub struct TaskError {
     /// What went wrong, for people.
     pub message: String,
     /// A class name (`TimeoutError`, `LeaseExpired`, a handler's own error type...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// A stable machine-readable code (`timeout`, `cancelled`, `unknown_kind`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// Where it happened (a backtrace, a panic location), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
     /// Anything else the handler wants to keep with the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
 }
 
 impl TaskError {
     /// An error with only a message.
     pub fn new(message: impl Into<String>) -> Self {
-        TaskError { message: message.into(), name: None, code: None, details: None }
+        TaskError { message: message.into(), name: None, code: None, stack: None, details: None }
     }
 
     /// Sets the class name.

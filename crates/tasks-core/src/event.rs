@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::enqueue::EnqueueDisposition;
 use crate::error::TaskError;
 use crate::id::TaskId;
+use crate::record::TaskRecord;
 use crate::retention::RetentionReport;
 use crate::snapshot::TaskSnapshot;
 use crate::step::StepRecord;
@@ -75,41 +76,82 @@ impl LifecycleEventName {
     }
 }
 
+/// The constant `type` of a lifecycle event on the wire: `"task.lifecycle"`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub enum LifecycleEventType {
+    /// `task.lifecycle`.
+    #[default]
+    #[serde(rename = "task.lifecycle")]
+    TaskLifecycle,
+}
+
 /// A normalized lifecycle event, the spec's `TaskLifecycleEvent`.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskLifecycleEvent {
+    /// Always `task.lifecycle`.
+    #[serde(rename = "type", default)]
+    pub event_type: LifecycleEventType,
     /// Which event.
     pub event: LifecycleEventName,
+    /// When it happened.
+    pub timestamp: Timestamp,
+    /// The runner that caused it, when one did.
+    pub runner_id: Option<String>,
     /// The task.
     pub task_id: TaskId,
     /// Its kind.
     pub kind: String,
-    /// The task's revision after the change: a reader ignores events not newer than what it
-    /// holds.
-    pub revision: u64,
-    /// The runner that caused it, when one did.
-    pub runner_id: Option<String>,
     /// The task's snapshot after the change.
     pub snapshot: Option<TaskSnapshot>,
     /// The step, for `step` events.
     pub step: Option<StepRecord>,
-    /// When it happened.
-    pub timestamp: Timestamp,
+    /// The task's channels.
+    pub channels: Vec<String>,
+    /// The task's revision after the change: a reader ignores events not newer than what it
+    /// holds. (Ours: the spec's event has no revision.)
+    pub revision: u64,
+    /// For `enqueued`: what the enqueue did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<EnqueueDisposition>,
+    /// For `enqueued`: the tasks the new one superseded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_task_ids: Option<Vec<TaskId>>,
+    /// For failures and retries: the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    /// For `succeeded`: the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
 }
 
 impl TaskLifecycleEvent {
-    /// An event about `snapshot`, at `timestamp`.
+    /// An event about `snapshot`, at `timestamp`. The runner defaults to the lease owner.
     pub fn of(event: LifecycleEventName, snapshot: TaskSnapshot, timestamp: Timestamp) -> Self {
         TaskLifecycleEvent {
+            event_type: LifecycleEventType::TaskLifecycle,
             event,
-            task_id: snapshot.id.clone(),
-            kind: snapshot.kind.clone(),
-            revision: snapshot.revision,
+            timestamp,
             runner_id: snapshot.lease_owner.clone(),
+            task_id: snapshot.task_id.clone(),
+            kind: snapshot.kind.clone(),
+            channels: snapshot.channels.clone(),
+            revision: snapshot.revision,
+            error: match event {
+                LifecycleEventName::Failed
+                | LifecycleEventName::Retried
+                | LifecycleEventName::Cancelled
+                | LifecycleEventName::LeaseLost => snapshot.error.clone(),
+                _ => None,
+            },
+            output: match event {
+                LifecycleEventName::Succeeded => snapshot.output.clone(),
+                _ => None,
+            },
             snapshot: Some(snapshot),
             step: None,
-            timestamp,
+            disposition: None,
+            superseded_task_ids: None,
         }
     }
 
@@ -128,76 +170,138 @@ impl TaskLifecycleEvent {
     }
 }
 
-/// The type of a host event.
+/// The type of a host event, with the spec's wire names (`runner:start`, `task:running`...).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HostEventType {
     /// The runner started.
+    #[serde(rename = "runner:start")]
     RunnerStarted,
     /// The runner stopped.
+    #[serde(rename = "runner:stop")]
     RunnerStopped,
-    /// Something went wrong in the runner itself (a store error in a loop, say).
+    /// Something went wrong in the runner itself (a store error in a loop, say). Ours.
+    #[serde(rename = "runner:error")]
     RunnerError,
     /// A task was enqueued.
+    #[serde(rename = "task:enqueued")]
     TaskEnqueued,
     /// A task was claimed.
+    #[serde(rename = "task:claimed")]
     TaskClaimed,
     /// A task's handler started.
+    #[serde(rename = "task:running")]
     TaskStarted,
     /// A task reported progress.
+    #[serde(rename = "task:progress")]
     TaskProgress,
     /// A task appended a step.
+    #[serde(rename = "task:step")]
     TaskStep,
-    /// A task's lease was renewed.
+    /// A task's lease was renewed. Ours.
+    #[serde(rename = "task:heartbeat")]
     TaskHeartbeat,
     /// A task's attempt failed and a retry is scheduled.
+    #[serde(rename = "task:retry")]
     TaskRetried,
     /// A task succeeded.
+    #[serde(rename = "task:succeeded")]
     TaskSucceeded,
     /// A task failed for good.
+    #[serde(rename = "task:failed")]
     TaskFailed,
     /// A task was cancelled.
+    #[serde(rename = "task:cancelled")]
     TaskCancelled,
     /// A task was marked stale.
+    #[serde(rename = "task:stale")]
     TaskStale,
-    /// This runner lost a task's lease.
+    /// A task's lease was lost: this runner was fenced off, or the task's runner died and the
+    /// task was recovered.
+    #[serde(rename = "task:lease_lost")]
     TaskLeaseLost,
-    /// A task whose lease expired was recovered.
-    TaskRecovered,
-    /// A task was given back to the queue by a stopping runner.
+    /// Tasks whose lease expired were recovered (`count` of them).
+    #[serde(rename = "task:stale_requeued")]
+    TaskStaleRequeued,
+    /// A task was given back to the queue by a stopping runner. Ours.
+    #[serde(rename = "task:released")]
     TaskReleased,
-    /// Retention ran.
+    /// Retention ran. Ours.
+    #[serde(rename = "retention:completed")]
     RetentionCompleted,
 }
 
-/// A low-level host event, the spec's host event.
+/// A low-level host event, the spec's `TaskHostEvent`.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskHostEvent {
     /// What happened.
     #[serde(rename = "type")]
     pub event_type: HostEventType,
+    /// When it happened.
+    pub timestamp: Timestamp,
     /// The runner.
     pub runner_id: Option<String>,
     /// The task's id, for task events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<TaskId>,
     /// The task's kind, for task events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// The task after the change, for task events.
-    pub snapshot: Option<TaskSnapshot>,
-    /// The step, for step events.
-    pub step: Option<StepRecord>,
-    /// The error, for failures and runner errors.
-    pub error: Option<TaskError>,
-    /// The disposition, for enqueues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskRecord>,
+    /// For enqueues: whether an open task was reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deduplicated: Option<bool>,
+    /// For enqueues: what the enqueue did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disposition: Option<EnqueueDisposition>,
-    /// The report, for retention.
+    /// For enqueues: the tasks superseded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_task_ids: Option<Vec<TaskId>>,
+    /// The step, for step events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepRecord>,
+    /// The error, for failures, retries and runner errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    /// The output, for successes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// How many, for `task:stale_requeued`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The report, for retention. Ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionReport>,
-    /// A free message.
+    /// A free message (for runner errors). Ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// When it happened.
-    pub timestamp: Timestamp,
+}
+
+impl HostEventType {
+    /// Every host event type.
+    pub const ALL: [HostEventType; 18] = [
+        HostEventType::RunnerStarted,
+        HostEventType::RunnerStopped,
+        HostEventType::RunnerError,
+        HostEventType::TaskEnqueued,
+        HostEventType::TaskClaimed,
+        HostEventType::TaskStarted,
+        HostEventType::TaskProgress,
+        HostEventType::TaskStep,
+        HostEventType::TaskHeartbeat,
+        HostEventType::TaskRetried,
+        HostEventType::TaskSucceeded,
+        HostEventType::TaskFailed,
+        HostEventType::TaskCancelled,
+        HostEventType::TaskStale,
+        HostEventType::TaskLeaseLost,
+        HostEventType::TaskStaleRequeued,
+        HostEventType::TaskReleased,
+        HostEventType::RetentionCompleted,
+    ];
 }
 
 impl TaskHostEvent {
@@ -205,32 +309,57 @@ impl TaskHostEvent {
     pub fn new(event_type: HostEventType, timestamp: Timestamp) -> Self {
         TaskHostEvent {
             event_type,
+            timestamp,
             runner_id: None,
             task_id: None,
             kind: None,
-            snapshot: None,
+            task: None,
+            deduplicated: None,
+            disposition: None,
+            superseded_task_ids: None,
             step: None,
             error: None,
-            disposition: None,
+            output: None,
+            count: None,
             retention: None,
             message: None,
-            timestamp,
         }
     }
 
-    /// A task event about `snapshot`.
-    pub fn task(event_type: HostEventType, snapshot: TaskSnapshot, timestamp: Timestamp) -> Self {
+    /// A task event about `task` (its state after the change). Failures and retries carry
+    /// the task's error, successes its output.
+    pub fn task(event_type: HostEventType, task: TaskRecord, timestamp: Timestamp) -> Self {
+        use HostEventType as H;
+        let error = match event_type {
+            H::TaskFailed | H::TaskRetried | H::TaskCancelled | H::TaskLeaseLost => {
+                task.error.clone()
+            }
+            _ => None,
+        };
+        let output = match event_type {
+            H::TaskSucceeded => task.output.clone(),
+            _ => None,
+        };
         TaskHostEvent {
-            task_id: Some(snapshot.id.clone()),
-            kind: Some(snapshot.kind.clone()),
-            error: snapshot.error.clone(),
-            snapshot: Some(snapshot),
+            task_id: Some(task.id.clone()),
+            kind: Some(task.kind.clone()),
+            runner_id: task.lease_owner.clone(),
+            error,
+            output,
+            task: Some(task),
             ..TaskHostEvent::new(event_type, timestamp)
         }
     }
 
-    /// The lifecycle event name this host event stands for, if any (heartbeats, runner and
-    /// retention events have none).
+    /// The same event attributed to a runner.
+    #[must_use]
+    pub fn with_runner(mut self, runner_id: impl Into<String>) -> Self {
+        self.runner_id = Some(runner_id.into());
+        self
+    }
+
+    /// The lifecycle event name this host event stands for, if any (heartbeats, runner,
+    /// requeue-count and retention events have none).
     pub fn lifecycle_name(&self) -> Option<LifecycleEventName> {
         use HostEventType as H;
         use LifecycleEventName as L;
@@ -245,22 +374,47 @@ impl TaskHostEvent {
             H::TaskFailed => L::Failed,
             H::TaskCancelled => L::Cancelled,
             H::TaskStale => L::Stale,
-            H::TaskLeaseLost | H::TaskRecovered => L::LeaseLost,
+            H::TaskLeaseLost => L::LeaseLost,
             H::RunnerStarted
             | H::RunnerStopped
             | H::RunnerError
             | H::TaskHeartbeat
+            | H::TaskStaleRequeued
             | H::RetentionCompleted => return None,
         })
     }
 
-    /// The lifecycle event this host event stands for, when it has a name and a snapshot.
+    /// The lifecycle event this host event stands for, the spec's host-to-lifecycle
+    /// normalization: `None` for events without a lifecycle name or without a task id and
+    /// kind. A task event that arrived without its record still maps, with no snapshot.
     pub fn to_lifecycle(&self) -> Option<TaskLifecycleEvent> {
         let name = self.lifecycle_name()?;
-        let snapshot = self.snapshot.clone()?;
-        let mut event = TaskLifecycleEvent::of(name, snapshot, self.timestamp);
+        let Some(task) = self.task.as_ref() else {
+            return Some(TaskLifecycleEvent {
+                event_type: LifecycleEventType::TaskLifecycle,
+                event: name,
+                timestamp: self.timestamp,
+                runner_id: self.runner_id.clone(),
+                task_id: self.task_id.clone()?,
+                kind: self.kind.clone()?,
+                snapshot: None,
+                step: self.step.clone(),
+                channels: Vec::new(),
+                revision: 0,
+                disposition: self.disposition,
+                superseded_task_ids: self.superseded_task_ids.clone(),
+                error: self.error.clone(),
+                output: self.output.clone(),
+            });
+        };
+        let mut event =
+            TaskLifecycleEvent::of(name, TaskSnapshot::from_record(task), self.timestamp);
         event.runner_id = self.runner_id.clone().or(event.runner_id);
         event.step = self.step.clone();
+        event.disposition = self.disposition;
+        event.superseded_task_ids = self.superseded_task_ids.clone();
+        event.error = self.error.clone().or(event.error);
+        event.output = self.output.clone().or(event.output);
         Some(event)
     }
 }

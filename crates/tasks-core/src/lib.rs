@@ -66,7 +66,9 @@ pub use entry::{
     normalize_host_event_entry, normalize_lifecycle_event_entry,
 };
 pub use error::{InvalidInput, StoreError, StoreErrorKind, TaskError, TransitionRefusal};
-pub use event::{HostEventType, LifecycleEventName, TaskHostEvent, TaskLifecycleEvent};
+pub use event::{
+    HostEventType, LifecycleEventName, LifecycleEventType, TaskHostEvent, TaskLifecycleEvent,
+};
 pub use executor::{
     BoxFuture, Execution, ExecutionOutcome, ReportError, TaskExecutor, TaskInvocation, TaskReporter,
 };

@@ -70,7 +70,7 @@ impl TaskFilter {
     /// readers (a live tracker) that hold snapshots rather than records.
     pub fn matches_snapshot(&self, snapshot: &TaskSnapshot) -> bool {
         self.matches_fields(FilterFields {
-            id: &snapshot.id,
+            id: &snapshot.task_id,
             kind: &snapshot.kind,
             channels: &snapshot.channels,
             state: snapshot.state,
@@ -160,6 +160,10 @@ pub enum TaskOrder {
     CreatedAsc,
     /// Most recently changed first.
     UpdatedDesc,
+    /// Earliest due first.
+    ScheduledAsc,
+    /// Latest due first.
+    ScheduledDesc,
 }
 
 impl TaskOrder {
@@ -169,6 +173,8 @@ impl TaskOrder {
             TaskOrder::CreatedAsc => (a.created_at, &a.id).cmp(&(b.created_at, &b.id)),
             TaskOrder::CreatedDesc => (b.created_at, &b.id).cmp(&(a.created_at, &a.id)),
             TaskOrder::UpdatedDesc => (b.updated_at, &b.id).cmp(&(a.updated_at, &a.id)),
+            TaskOrder::ScheduledAsc => (a.scheduled_at, &a.id).cmp(&(b.scheduled_at, &b.id)),
+            TaskOrder::ScheduledDesc => (b.scheduled_at, &b.id).cmp(&(a.scheduled_at, &a.id)),
         }
     }
 }
@@ -186,7 +192,8 @@ pub struct TaskListQuery {
     /// Skip this many first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
-    /// In this order.
+    /// In this order (`orderBy` on the wire, as in the spec).
+    #[serde(rename = "orderBy")]
     pub order: TaskOrder,
 }
 

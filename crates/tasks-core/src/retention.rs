@@ -6,7 +6,8 @@
 //! - with `keepLatestSuccessesPerKind` (or `...Failures...`), only the N most recently
 //!   finished succeeded (or failed) tasks of each kind are kept, whatever their age;
 //! - with `stepLimitPerTask`, each remaining task keeps only its N most recent steps (`seq`
-//!   numbers are never reused, so replay cursors stay valid);
+//!   numbers are never reused, so replay cursors stay valid); the report counts those tasks
+//!   as `compactedTasks`;
 //! - open tasks are never deleted; a deleted task's steps go with it.
 
 use std::time::Duration;
@@ -76,4 +77,6 @@ pub struct RetentionReport {
     pub deleted_tasks: u64,
     /// Steps deleted from tasks that remain.
     pub deleted_steps: u64,
+    /// Tasks that remain but lost steps to the step limit.
+    pub compacted_tasks: u64,
 }

@@ -46,8 +46,8 @@ pub struct TaskProgressState {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSnapshot {
-    /// The task's id.
-    pub id: TaskId,
+    /// The task's id (`taskId` on the wire, as in the spec's snapshot).
+    pub task_id: TaskId,
     /// Its kind.
     pub kind: String,
     /// The persisted status.
@@ -110,7 +110,7 @@ impl TaskSnapshot {
     pub fn from_record(record: &TaskRecord) -> Self {
         let state = LifecycleState::of(record);
         TaskSnapshot {
-            id: record.id.clone(),
+            task_id: record.id.clone(),
             kind: record.kind.clone(),
             status: record.status,
             state,

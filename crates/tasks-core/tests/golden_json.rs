@@ -1,7 +1,9 @@
-//! Golden JSON: the wire shape of the snapshot, step, aggregate, lifecycle event, event entry
-//! and both live messages, pinned field by field against the spec's TypeScript shapes
-//! (`TaskSnapshot`, `TaskProgressState`, `TaskStepRecord`, `TaskAggregateSnapshot`,
-//! `TaskLifecycleEvent`, `TaskEventEntry`, `TaskLiveMessage`).
+//! Golden JSON of the data model: the record, snapshot, step, error, aggregate, enqueue
+//! outcome, retention report, list queries and both live messages, pinned against the spec's
+//! TypeScript shapes (`TaskRecord`, `TaskSnapshot`, `TaskProgressState`, `TaskStepRecord`,
+//! `TaskTerminalError`, `TaskAggregateSnapshot`, `TaskCreateResult`, `TaskRetentionResult`,
+//! `TaskListQuery`, `TaskSnapshotQuery`, `TaskLiveMessage`). Events and entries are pinned in
+//! `golden_events.rs`.
 //!
 //! Each value is compared whole with `assert_eq!` on `serde_json::Value`, so a renamed, added
 //! or missing field fails. Fields that are ours and not the spec's are marked "ours". Each
@@ -11,229 +13,22 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::object;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use common::wire::*;
 use serde_json::{Value, json};
 use tasks_core::{
-    ChangeCursor, LeaseToken, LifecycleEventName, LifecycleState, StateCounts, StatusCounts,
-    StepId, StepKind, StepLevel, StepRecord, SubscriptionQuery, TaskAggregate, TaskError,
-    TaskEventEntry, TaskEventEntryType, TaskFilter, TaskId, TaskLifecycleEvent, TaskLiveMessage,
-    TaskRecord, TaskSnapshot, TaskStatus, TaskSubscriptionBootstrap, Timestamp,
+    ChangeCursor, EnqueueDisposition, EnqueueOutcome, LifecycleState, RetentionReport,
+    SnapshotQuery, SubscriptionQuery, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
+    TaskLiveMessage, TaskOrder, TaskSnapshot, TaskStatus, TaskSubscriptionBootstrap, Timestamp,
 };
-
-/// 2025-06-21T10:15:30.000Z plus `millis`.
-fn ts(millis: i64) -> Timestamp {
-    Timestamp::from_millis(1_750_500_930_000 + millis)
-}
-
-fn task_id() -> TaskId {
-    TaskId::new("task_42").expect("valid id")
-}
-
-/// A record with every optional field set. It is a wire fixture, not a state the machine
-/// reaches (a running task has no output), so that no field can hide behind a `null`.
-fn record() -> TaskRecord {
-    TaskRecord {
-        id: task_id(),
-        kind: "report.generate".into(),
-        status: TaskStatus::Running,
-        input: json!({"reportId": "rpt_42"}),
-        output: Some(json!({"outputPath": "/tmp/reports/rpt_42.json"})),
-        error: Some(
-            TaskError::new("attempt 1 timed out")
-                .with_name("TimeoutError")
-                .with_code("timeout")
-                .with_details(json!({"afterMs": 30000})),
-        ),
-        metadata: Some(object(json!({"requestedBy": "alice"}))),
-        progress_percent: Some(42.5),
-        progress_label: Some("transcoding".into()),
-        progress_meta: Some(object(json!({"frame": 1820}))),
-        concurrency_key: Some("report:rpt_42".into()),
-        dedupe_key: Some("report:rpt_42".into()),
-        supersede_key: Some("scan:repo_7".into()),
-        channels: vec!["scope:workspace:42".into(), "task:task_42".into()],
-        attempt: 2,
-        max_attempts: 3,
-        priority: 5,
-        scheduled_at: ts(1_000),
-        created_at: ts(0),
-        updated_at: ts(5_000),
-        claimed_at: Some(ts(2_250)),
-        started_at: Some(ts(3_001)),
-        finished_at: Some(ts(8_000)),
-        cancel_requested_at: Some(ts(6_000)),
-        lease_owner: Some("runner-a".into()),
-        lease_token: Some(LeaseToken::from_stored("secret-token".into())),
-        lease_expires_at: Some(ts(34_000)),
-        last_heartbeat_at: Some(ts(4_000)),
-        retry_scheduled_at: Some(ts(60_000)),
-        stale_at: Some(ts(7_000)),
-        stale_reason: Some("no heartbeat for 60 s".into()),
-        last_step_seq: 7,
-        revision: 12,
-    }
-}
-
-fn step() -> StepRecord {
-    StepRecord {
-        id: StepId::from_stored("step_01".into()),
-        task_id: task_id(),
-        seq: 7,
-        attempt: 2,
-        kind: StepKind::Checkpoint,
-        level: StepLevel::Success,
-        message: "Source downloaded".into(),
-        meta: Some(object(json!({"bytes": 1024}))),
-        percent: Some(20.0),
-        created_at: ts(4_500),
-    }
-}
-
-fn aggregate() -> TaskAggregate {
-    TaskAggregate {
-        total: 5,
-        by_state: StateCounts {
-            queued: 1,
-            running: 1,
-            retrying: 1,
-            succeeded: 1,
-            stale: 1,
-            ..StateCounts::default()
-        },
-        by_status: StatusCounts { queued: 2, running: 2, succeeded: 1, ..StatusCounts::default() },
-        by_kind: BTreeMap::from([("report.generate".into(), 3), ("scan.repository".into(), 2)]),
-        updated_at: Some(ts(5_000)),
-    }
-}
-
-fn lifecycle_event() -> TaskLifecycleEvent {
-    TaskLifecycleEvent::of(
-        LifecycleEventName::Step,
-        TaskSnapshot::from_record(&record()),
-        ts(9_000),
-    )
-    .with_step(step())
-}
-
-fn step_json() -> Value {
-    json!({
-        "id": "step_01",
-        "taskId": "task_42",
-        "seq": 7, // ours: the per-task replay cursor
-        "attempt": 2,
-        "kind": "checkpoint",
-        "level": "success",
-        "message": "Source downloaded",
-        "meta": {"bytes": 1024},
-        "percent": 20.0,
-        "createdAt": "2025-06-21T10:15:34.500Z"
-    })
-}
-
-fn progress_json() -> Value {
-    json!({
-        "state": "stale",
-        "percent": 42.5,
-        "label": "transcoding",
-        "meta": {"frame": 1820},
-        "startedAt": "2025-06-21T10:15:33.001Z",
-        "updatedAt": "2025-06-21T10:15:35.000Z",
-        "finishedAt": "2025-06-21T10:15:38.000Z",
-        "retryScheduledAt": "2025-06-21T10:16:30.000Z",
-        "staleAt": "2025-06-21T10:15:37.000Z",
-        "staleReason": "no heartbeat for 60 s",
-        "lastHeartbeatAt": "2025-06-21T10:15:34.000Z"
-    })
-}
-
-/// The snapshot of `record()`, without steps. The lease token must never appear.
-fn snapshot_json() -> Value {
-    json!({
-        "id": "task_42",
-        "kind": "report.generate",
-        "status": "running",
-        "state": "stale",
-        "input": {"reportId": "rpt_42"},
-        "output": {"outputPath": "/tmp/reports/rpt_42.json"},
-        "error": {
-            "message": "attempt 1 timed out",
-            "name": "TimeoutError",
-            "code": "timeout",
-            "details": {"afterMs": 30000}
-        },
-        "metadata": {"requestedBy": "alice"},
-        "progress": progress_json(),
-        "concurrencyKey": "report:rpt_42",
-        "dedupeKey": "report:rpt_42",
-        "supersedeKey": "scan:repo_7",
-        "channels": ["scope:workspace:42", "task:task_42"],
-        "attempt": 2,
-        "maxAttempts": 3,
-        "priority": 5, // ours
-        "scheduledAt": "2025-06-21T10:15:31.000Z",
-        "createdAt": "2025-06-21T10:15:30.000Z",
-        "updatedAt": "2025-06-21T10:15:35.000Z",
-        "claimedAt": "2025-06-21T10:15:32.250Z",
-        "startedAt": "2025-06-21T10:15:33.001Z",
-        "finishedAt": "2025-06-21T10:15:38.000Z",
-        "cancelRequestedAt": "2025-06-21T10:15:36.000Z",
-        "leaseOwner": "runner-a",
-        "leaseExpiresAt": "2025-06-21T10:16:04.000Z",
-        "lastStepSeq": 7, // ours: where step replay ends
-        "revision": 12 // ours: readers keep the highest
-    })
-}
-
-fn aggregate_json() -> Value {
-    json!({
-        "total": 5,
-        "byState": {
-            "queued": 1, "claimed": 0, "running": 1, "retrying": 1,
-            "succeeded": 1, "failed": 0, "cancelled": 0, "stale": 1
-        },
-        "byStatus": {
-            "queued": 2, "claimed": 0, "running": 2,
-            "succeeded": 1, "failed": 0, "cancelled": 0
-        },
-        "byKind": {"report.generate": 3, "scan.repository": 2},
-        "updatedAt": "2025-06-21T10:15:35.000Z"
-    })
-}
-
-fn lifecycle_event_json() -> Value {
-    json!({
-        "event": "step",
-        "taskId": "task_42",
-        "kind": "report.generate",
-        "revision": 12, // ours: readers drop events not newer than what they hold
-        "runnerId": "runner-a",
-        "snapshot": snapshot_json(),
-        "step": step_json(),
-        "timestamp": "2025-06-21T10:15:39.000Z"
-    })
-}
-
-/// Checks that `value` serializes to exactly `expected`, and that `expected` reads back as
-/// `value`.
-fn assert_golden<T>(value: &T, expected: Value)
-where
-    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
-{
-    let actual = serde_json::to_value(value).expect("serializes");
-    assert_eq!(actual, expected, "wire shape\n{}", pretty(&actual));
-    let back: T = serde_json::from_value(expected).expect("the golden reads back");
-    assert_eq!(&back, value, "round trip");
-}
-
-fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
-}
 
 #[test]
 fn step_record() {
     assert_golden(&step(), step_json());
+}
+
+#[test]
+fn task_record_keeps_its_lease_token() {
+    assert_golden(&record(), record_json());
 }
 
 #[test]
@@ -256,7 +51,10 @@ fn absent_values_are_null_not_missing() {
         tasks_core::NewTask::new("report.generate", json!(null)).into_record(ts(0)).expect("valid");
     let json = serde_json::to_value(TaskSnapshot::from_record(&fresh)).expect("serializes");
     let keys = |value: &Value| -> Vec<String> {
-        value.as_object().map(|map| map.keys().cloned().collect()).unwrap_or_default()
+        let mut keys: Vec<String> =
+            value.as_object().map(|map| map.keys().cloned().collect()).unwrap_or_default();
+        keys.sort();
+        keys
     };
     assert_eq!(keys(&json), keys(&snapshot_json()), "the same keys, set or not");
     assert_eq!(keys(&json["progress"]), keys(&progress_json()));
@@ -267,16 +65,50 @@ fn absent_values_are_null_not_missing() {
     for key in ["percent", "label", "meta", "staleAt", "retryScheduledAt", "lastHeartbeatAt"] {
         assert_eq!(json["progress"][key], Value::Null, "progress.{key}");
     }
+    assert_eq!(json["taskId"], json!(fresh.id.as_str()));
     assert_eq!(json["state"], json!("queued"));
     assert_eq!(json["progress"]["updatedAt"], json!("2025-06-21T10:15:30.000Z"));
 }
 
 #[test]
-fn task_error_with_only_a_message() {
-    assert_golden(
-        &TaskError::new("boom"),
-        json!({"message": "boom", "name": null, "code": null, "details": null}),
-    );
+fn task_error_with_only_a_message_has_only_a_message() {
+    // The spec's `TaskTerminalError` has optional (`?`) fields: absent, never null.
+    assert_golden(&TaskError::new("boom"), json!({"message": "boom"}));
+}
+
+#[test]
+fn task_error_with_every_field() {
+    assert_golden(&error(), error_json());
+}
+
+#[test]
+fn task_error_leaves_out_each_absent_field() {
+    let cases = [
+        (
+            TaskError::new("boom").with_name("IoError"),
+            json!({"message": "boom", "name": "IoError"}),
+        ),
+        (TaskError::new("boom").with_code("io"), json!({"message": "boom", "code": "io"})),
+        (
+            TaskError::new("boom").with_details(json!({"path": "/tmp"})),
+            json!({"message": "boom", "details": {"path": "/tmp"}}),
+        ),
+        (
+            TaskError { stack: Some("at main".into()), ..TaskError::new("boom") },
+            json!({"message": "boom", "stack": "at main"}),
+        ),
+    ];
+    for (error, expected) in cases {
+        assert_golden(&error, expected);
+    }
+}
+
+#[test]
+fn task_error_reads_explicit_nulls_as_absent() {
+    let written =
+        json!({"message": "boom", "name": null, "code": null, "stack": null, "details": null});
+    let error: TaskError = serde_json::from_value(written).expect("reads");
+    assert_eq!(error, TaskError::new("boom"));
 }
 
 #[test]
@@ -287,55 +119,122 @@ fn aggregate_counts() {
     assert_eq!(empty["byState"]["stale"], json!(0), "every state is always present");
 }
 
-#[test]
-fn lifecycle_step_event_with_snapshot_and_step() {
-    assert_golden(&lifecycle_event(), lifecycle_event_json());
+fn superseded_id() -> TaskId {
+    TaskId::new("task_41").expect("valid id")
 }
 
 #[test]
-fn event_entry() {
-    let entry = TaskEventEntry {
-        entry_type: TaskEventEntryType::Step,
-        level: StepLevel::Success,
-        message: "Source downloaded".into(),
-        percent: Some(20.0),
-        timestamp: ts(9_000),
-        metadata: Some(object(json!({"bytes": 1024}))),
-        runner_id: Some("runner-a".into()),
-        task_id: Some(task_id()),
-        kind: Some("report.generate".into()),
-        state: Some(LifecycleState::Stale),
-        channels: vec!["scope:workspace:42".into()],
-        step_id: Some(StepId::from_stored("step_01".into())),
-    };
+fn enqueue_outcome_of_a_created_task() {
+    let outcome = EnqueueOutcome::created(record(), vec![]);
+    assert_eq!(outcome.disposition, EnqueueDisposition::Created);
     assert_golden(
-        &entry,
+        &outcome,
         json!({
-            "type": "step",
-            "level": "success",
-            "message": "Source downloaded",
-            "percent": 20.0,
-            "timestamp": "2025-06-21T10:15:39.000Z",
-            "metadata": {"bytes": 1024},
-            "runnerId": "runner-a",
-            "taskId": "task_42",
-            "kind": "report.generate",
-            "state": "stale",
-            "channels": ["scope:workspace:42"],
-            "stepId": "step_01"
+            "task": record_json(),
+            "deduplicated": false,
+            "disposition": "created",
+            "reusedTaskId": null,
+            "supersededTaskIds": []
         }),
     );
 }
 
 #[test]
-fn event_entry_of_a_step_event_matches_the_golden_entry() {
-    let entry = tasks_core::normalize_lifecycle_event_entry(&lifecycle_event());
-    let json = serde_json::to_value(&entry).expect("serializes");
-    assert_eq!(json["type"], json!("step"));
-    assert_eq!(json["stepId"], json!("step_01"));
-    assert_eq!(json["state"], json!("stale"));
-    assert_eq!(json["channels"], json!(["scope:workspace:42", "task:task_42"]));
-    assert_eq!(json["timestamp"], json!("2025-06-21T10:15:39.000Z"));
+fn enqueue_outcome_of_a_task_that_superseded_others() {
+    let outcome = EnqueueOutcome::created(record(), vec![superseded_id()]);
+    assert_eq!(outcome.disposition, EnqueueDisposition::Superseded);
+    assert_golden(
+        &outcome,
+        json!({
+            "task": record_json(),
+            "deduplicated": false,
+            "disposition": "superseded",
+            "reusedTaskId": null,
+            "supersededTaskIds": ["task_41"]
+        }),
+    );
+}
+
+#[test]
+fn enqueue_outcome_of_a_reused_task_is_deduplicated() {
+    let outcome = EnqueueOutcome::reused(record());
+    assert_eq!(outcome.disposition, EnqueueDisposition::Reused);
+    assert_golden(
+        &outcome,
+        json!({
+            "task": record_json(),
+            "deduplicated": true,
+            "disposition": "reused",
+            "reusedTaskId": "task_42",
+            "supersededTaskIds": []
+        }),
+    );
+}
+
+#[test]
+fn retention_report_counts_compacted_tasks() {
+    let report = RetentionReport { deleted_tasks: 3, deleted_steps: 40, compacted_tasks: 2 };
+    assert_golden(&report, json!({"deletedTasks": 3, "deletedSteps": 40, "compactedTasks": 2}));
+}
+
+#[test]
+fn every_task_order_has_the_spec_order_by_name() {
+    let cases = [
+        (TaskOrder::CreatedAsc, "created_asc"),
+        (TaskOrder::CreatedDesc, "created_desc"),
+        (TaskOrder::ScheduledAsc, "scheduled_asc"),
+        (TaskOrder::ScheduledDesc, "scheduled_desc"),
+        (TaskOrder::UpdatedDesc, "updated_desc"),
+    ];
+    for (order, name) in cases {
+        let query = TaskListQuery::all().order(order);
+        assert_golden(&query, json!({"orderBy": name}));
+    }
+    assert_eq!(TaskOrder::default(), TaskOrder::CreatedDesc, "newest first by default");
+}
+
+#[test]
+fn list_query_with_filter_page_and_order() {
+    let query = TaskListQuery::filtered(TaskFilter {
+        kinds: vec!["report.generate".into()],
+        statuses: vec![TaskStatus::Queued, TaskStatus::Running],
+        channels: vec!["scope:workspace:42".into()],
+        dedupe_key: Some("report:rpt_42".into()),
+        ..TaskFilter::all()
+    })
+    .limit(50)
+    .offset(100)
+    .order(TaskOrder::ScheduledDesc);
+    assert_golden(
+        &query,
+        json!({
+            "kinds": ["report.generate"],
+            "statuses": ["queued", "running"],
+            "channels": ["scope:workspace:42"],
+            "dedupeKey": "report:rpt_42",
+            "limit": 50,
+            "offset": 100,
+            "orderBy": "scheduled_desc"
+        }),
+    );
+    let empty: TaskListQuery = serde_json::from_value(json!({})).expect("every field optional");
+    assert_eq!(empty, TaskListQuery::all());
+}
+
+#[test]
+fn snapshot_query_flattens_the_list_query() {
+    let query = SnapshotQuery {
+        list: TaskListQuery::filtered(TaskFilter {
+            states: vec![LifecycleState::Stale],
+            ..TaskFilter::all()
+        })
+        .order(TaskOrder::UpdatedDesc),
+        include_steps: Some(5),
+    };
+    assert_golden(
+        &query,
+        json!({"states": ["stale"], "orderBy": "updated_desc", "includeSteps": 5}),
+    );
 }
 
 fn bootstrap(aggregate: Option<TaskAggregate>, cursor: Option<ChangeCursor>) -> TaskLiveMessage {

@@ -109,11 +109,11 @@ impl TaskLiveTracker {
         let before = self.state();
         let mut snapshots = BTreeMap::new();
         for snapshot in &bootstrap.snapshots {
-            let newest = match self.snapshots.get(&snapshot.id) {
+            let newest = match self.snapshots.get(&snapshot.task_id) {
                 Some(held) if held.revision > snapshot.revision => held.clone(),
                 _ => snapshot.clone(),
             };
-            snapshots.insert(snapshot.id.clone(), newest);
+            snapshots.insert(snapshot.task_id.clone(), newest);
         }
         self.snapshots = snapshots;
         self.steps.retain(|id, _| self.snapshots.contains_key(id));
@@ -130,16 +130,16 @@ impl TaskLiveTracker {
     fn apply_snapshot(&mut self, snapshot: &TaskSnapshot) -> bool {
         let wanted =
             self.query.as_ref().is_none_or(|query| query.filter.matches_snapshot(snapshot));
-        match self.snapshots.get(&snapshot.id) {
+        match self.snapshots.get(&snapshot.task_id) {
             Some(held) if held.revision >= snapshot.revision => false,
             Some(_) if !wanted => {
-                self.snapshots.remove(&snapshot.id);
-                self.steps.remove(&snapshot.id);
+                self.snapshots.remove(&snapshot.task_id);
+                self.steps.remove(&snapshot.task_id);
                 true
             }
             None if !wanted => false,
             _ => {
-                self.snapshots.insert(snapshot.id.clone(), snapshot.clone());
+                self.snapshots.insert(snapshot.task_id.clone(), snapshot.clone());
                 true
             }
         }
@@ -169,7 +169,7 @@ impl TaskLiveTracker {
     /// What the tracker holds now.
     pub fn state(&self) -> TrackerState {
         let mut snapshots: Vec<TaskSnapshot> = self.snapshots.values().cloned().collect();
-        snapshots.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        snapshots.sort_by(|a, b| (b.created_at, &b.task_id).cmp(&(a.created_at, &a.task_id)));
         TrackerState {
             aggregate: TaskAggregate::from_snapshots(&snapshots),
             snapshots,

@@ -1,9 +1,12 @@
 //! Record builders shared by the integration tests of tasks-core: a fixed timeline, a queued
 //! task, and the same task driven by core's own transitions into every status, so each test
-//! starts from a record that the state machine can actually produce.
+//! starts from a record that the state machine can actually produce. The `wire` module holds
+//! the golden tests' fixtures and their expected JSON documents.
 
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
+
+pub(crate) mod wire;
 
 use std::time::Duration;
 

@@ -95,9 +95,12 @@ impl State {
         if let Some(limit) = policy.step_limit_per_task {
             for steps in self.steps.values_mut() {
                 let excess = steps.len().saturating_sub(limit as usize);
-                // Steps are kept in seq order, so the oldest come first.
-                steps.drain(..excess);
-                report.deleted_steps += excess as u64;
+                if excess > 0 {
+                    // Steps are kept in seq order, so the oldest come first.
+                    steps.drain(..excess);
+                    report.deleted_steps += excess as u64;
+                    report.compacted_tasks += 1;
+                }
             }
         }
         report

@@ -5,7 +5,7 @@
 use tasks_core::enqueue::{blocks_dedupe, is_superseded_by};
 use tasks_core::transition::{self, superseded_reason};
 use tasks_core::{
-    EnqueueDisposition, EnqueueOutcome, InvalidInput, Lease, NewTask, StoreError, TaskId,
+    EnqueueOutcome, InvalidInput, Lease, NewTask, StoreError, TaskId,
     TaskRecord, Timestamp, TransitionRefusal,
 };
 
@@ -24,13 +24,7 @@ impl State {
         if let Some(key) = &record.dedupe_key {
             let open = self.tasks.values().find(|other| blocks_dedupe(other, &record.kind, key));
             if let Some(existing) = open {
-                let outcome = EnqueueOutcome {
-                    task: existing.clone(),
-                    disposition: EnqueueDisposition::Reused,
-                    reused_task_id: Some(existing.id.clone()),
-                    superseded_task_ids: Vec::new(),
-                };
-                return Ok((outcome, Vec::new()));
+                return Ok((EnqueueOutcome::reused(existing.clone()), Vec::new()));
             }
         }
         if self.tasks.contains_key(&record.id) {
@@ -49,15 +43,8 @@ impl State {
                 }
             }
         }
-        let disposition = if superseded_task_ids.is_empty() {
-            EnqueueDisposition::Created
-        } else {
-            EnqueueDisposition::Superseded
-        };
         writes.push(record.clone());
-        let outcome =
-            EnqueueOutcome { task: record, disposition, reused_task_id: None, superseded_task_ids };
-        Ok((outcome, writes))
+        Ok((EnqueueOutcome::created(record, superseded_task_ids), writes))
     }
 
     /// Enqueues a batch in order; nothing is stored unless every task is accepted.

@@ -247,7 +247,10 @@ impl World {
         let view = |outcomes: &Vec<tasks_core::EnqueueOutcome>| {
             outcomes
                 .iter()
-                .map(|o| (comparable(&o.task), o.disposition, o.reused_task_id.clone(), o.superseded_task_ids.clone()))
+                .map(|o| {
+                    let ids = (o.reused_task_id.clone(), o.superseded_task_ids.clone());
+                    (comparable(&o.task), o.disposition, o.deduplicated, ids)
+                })
                 .collect::<Vec<_>>()
         };
         let from_store = store.enqueue_batch(tasks.clone(), now);
