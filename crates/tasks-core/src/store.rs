@@ -43,9 +43,9 @@ pub struct AppendedSteps {
 ///
 /// Every method is atomic: it either applies completely or changes nothing. Worker-side
 /// writes (`start`, `heartbeat`, `set_progress`, `append_steps`, `complete`, `fail`,
-/// `acknowledge_cancel`, `release`) are fenced by the lease: a stale token, an expired lease or
-/// a task that is no longer claimed or running gives [`StoreError::LeaseLost`] and changes
-/// nothing.
+/// `acknowledge_cancel`, `release`) are fenced by the lease: a stale token, an expired lease, a
+/// task that is no longer claimed or running, or one that no longer exists gives
+/// [`StoreError::LeaseLost`] and changes nothing.
 pub trait TaskStore: Send + Sync {
     /// What this store offers beyond the required surface.
     fn capabilities(&self) -> Capabilities;
@@ -100,6 +100,7 @@ pub trait TaskStore: Send + Sync {
     ///
     /// - Totals by lifecycle state, by status and by kind, and the latest `updatedAt`, equal to
     ///   [`TaskAggregate::from_records`] over the same tasks.
+    /// - An invalid filter gives [`StoreError::InvalidInput`].
     fn aggregate(&self, filter: &TaskFilter) -> Result<TaskAggregate, StoreError>;
 
     /// Reads a task's steps, oldest first.
@@ -236,6 +237,7 @@ pub trait TaskStore: Send + Sync {
     ///
     /// # Behavior
     ///
+    /// - The oldest expired leases first (by `leaseExpiresAt`, then id).
     /// - Each is queued again, due now, while attempts remain, else failed (cancelled when a
     ///   cancel was requested), with a `LeaseExpired` error and an `event` step saying so.
     /// - Tasks whose lease still runs are untouched.

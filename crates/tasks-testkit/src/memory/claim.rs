@@ -30,7 +30,9 @@ impl State {
         let mut candidates: Vec<&TaskRecord> = self
             .tasks
             .values()
-            .filter(|record| is_claimable(record, now) && request.kind_claim(&record.kind).is_some())
+            .filter(|record| {
+                is_claimable(record, now) && request.kind_claim(&record.kind).is_some()
+            })
             .collect();
         candidates.sort_by(|a, b| claim_order(a, b));
 
@@ -50,10 +52,10 @@ impl State {
             {
                 continue;
             }
-            if let Some(key) = &candidate.concurrency_key {
-                if busy_keys.contains(key) {
-                    continue;
-                }
+            if let Some(key) = &candidate.concurrency_key
+                && busy_keys.contains(key)
+            {
+                continue;
             }
             let next = transition::claim(
                 candidate,

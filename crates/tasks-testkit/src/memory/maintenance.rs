@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use tasks_core::transition;
-use tasks_core::{RetentionPolicy, RetentionReport, StoreError, TaskId, TaskRecord, TaskStatus, Timestamp};
+use tasks_core::{
+    RetentionPolicy, RetentionReport, StoreError, TaskId, TaskRecord, TaskStatus, Timestamp,
+};
 
 use super::State;
 

@@ -1,4 +1,4 @@
-//! [`MemoryStore`]: the reference in-memory [`TaskStore`].
+//! [`MemoryStore`]: the reference in-memory [`TaskStore`](tasks_core::TaskStore).
 //!
 //! Every write applies `tasks-core`'s pure transitions under one mutex, so this store is the
 //! state machine and nothing more: the conformance suite and the model-based test hold other
@@ -84,7 +84,9 @@ impl tasks_core::TaskStore for MemoryStore {
 
     fn enqueue(&self, task: NewTask, now: Timestamp) -> Result<EnqueueOutcome, StoreError> {
         let mut outcomes = self.lock().enqueue_batch(vec![task], now)?;
-        outcomes.pop().ok_or(StoreError::Backend { message: "enqueue lost its outcome".into(), source: None })
+        outcomes
+            .pop()
+            .ok_or(StoreError::Backend { message: "enqueue lost its outcome".into(), source: None })
     }
 
     fn enqueue_batch(
@@ -128,8 +130,9 @@ impl tasks_core::TaskStore for MemoryStore {
         if lease_for.is_zero() {
             return Err(InvalidInput::Range { field: "lease", expected: "longer than zero" }.into());
         }
-        self.lock()
-            .worker_write(lease, |record| transition::heartbeat(record, &lease.token, lease_for, now))
+        self.lock().worker_write(lease, |record| {
+            transition::heartbeat(record, &lease.token, lease_for, now)
+        })
     }
 
     fn set_progress(
@@ -139,8 +142,9 @@ impl tasks_core::TaskStore for MemoryStore {
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError> {
         transition::validate_progress(update)?;
-        self.lock()
-            .worker_write(lease, |record| transition::set_progress(record, &lease.token, update, now))
+        self.lock().worker_write(lease, |record| {
+            transition::set_progress(record, &lease.token, update, now)
+        })
     }
 
     fn append_steps(

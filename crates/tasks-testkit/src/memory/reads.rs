@@ -3,8 +3,7 @@
 
 use tasks_core::limits::validate_page_limit;
 use tasks_core::{
-    StepQuery, StepRecord, StoreError, TaskAggregate, TaskFilter, TaskId, TaskListQuery,
-    TaskRecord,
+    StepQuery, StepRecord, StoreError, TaskAggregate, TaskFilter, TaskId, TaskListQuery, TaskRecord,
 };
 
 use super::State;

@@ -5,8 +5,8 @@
 use tasks_core::enqueue::{blocks_dedupe, is_superseded_by};
 use tasks_core::transition::{self, superseded_reason};
 use tasks_core::{
-    EnqueueOutcome, InvalidInput, Lease, NewTask, StoreError, TaskId,
-    TaskRecord, Timestamp, TransitionRefusal,
+    EnqueueOutcome, InvalidInput, Lease, NewTask, StoreError, TaskId, TaskRecord, Timestamp,
+    TransitionRefusal,
 };
 
 use super::State;
@@ -34,7 +34,9 @@ impl State {
         let mut superseded_task_ids = Vec::new();
         if let (true, Some(key)) = (supersede_existing, &record.supersede_key) {
             let reason = superseded_reason(&record.id);
-            for other in self.tasks.values().filter(|other| is_superseded_by(other, &record.kind, key)) {
+            for other in
+                self.tasks.values().filter(|other| is_superseded_by(other, &record.kind, key))
+            {
                 let next = transition::request_cancel(other, Some(&reason), now)
                     .map_err(|refusal| StoreError::refused(&other.id, refusal))?;
                 superseded_task_ids.push(other.id.clone());
@@ -88,7 +90,8 @@ impl State {
             .tasks
             .get(&lease.task_id)
             .ok_or_else(|| StoreError::LeaseLost { id: lease.task_id.clone() })?;
-        let next = apply(current).map_err(|refusal| StoreError::refused(&lease.task_id, refusal))?;
+        let next =
+            apply(current).map_err(|refusal| StoreError::refused(&lease.task_id, refusal))?;
         self.put(next.clone());
         Ok(next)
     }

@@ -17,21 +17,68 @@ pub enum Command {
         delay_ms: Option<u16>,
         max_attempts: u8,
     },
-    EnqueueBatch { count: u8, dedupe: Option<u8> },
-    Claim { limit: u8, kind: Option<u8>, kind_max_active: Option<u8>, max_active: Option<u8>, lease_ms: u16 },
-    Start { lease: u8 },
-    Heartbeat { lease: u8, lease_ms: u16 },
-    Progress { lease: u8, percent: u8, label: bool },
-    Steps { lease: u8, count: u8 },
-    Complete { lease: u8 },
-    Fail { lease: u8, retry_ms: Option<u16> },
-    AcknowledgeCancel { lease: u8 },
-    Release { lease: u8 },
-    Cancel { task: u8 },
-    Advance { ms: u16 },
-    RecoverExpired { limit: u8 },
-    MarkStale { silent_ms: u16 },
-    Compact { success_ttl_ms: Option<u16>, keep_latest: Option<u8>, step_limit: Option<u8> },
+    EnqueueBatch {
+        count: u8,
+        dedupe: Option<u8>,
+    },
+    Claim {
+        limit: u8,
+        kind: Option<u8>,
+        kind_max_active: Option<u8>,
+        max_active: Option<u8>,
+        lease_ms: u16,
+    },
+    Start {
+        lease: u8,
+    },
+    Heartbeat {
+        lease: u8,
+        lease_ms: u16,
+    },
+    Progress {
+        lease: u8,
+        percent: u8,
+        label: bool,
+    },
+    Steps {
+        lease: u8,
+        count: u8,
+    },
+    Complete {
+        lease: u8,
+    },
+    Fail {
+        lease: u8,
+        retry_ms: Option<u16>,
+    },
+    AcknowledgeCancel {
+        lease: u8,
+    },
+    Release {
+        lease: u8,
+    },
+    /// A write with a lease whose task has since been claimed again: fencing must refuse it.
+    StaleWrite {
+        lease: u8,
+        complete: bool,
+    },
+    Cancel {
+        task: u8,
+    },
+    Advance {
+        ms: u16,
+    },
+    RecoverExpired {
+        limit: u8,
+    },
+    MarkStale {
+        silent_ms: u16,
+    },
+    Compact {
+        success_ttl_ms: Option<u16>,
+        keep_latest: Option<u8>,
+        step_limit: Option<u8>,
+    },
 }
 
 fn small(max: u8) -> impl Strategy<Value = u8> {
@@ -39,7 +86,7 @@ fn small(max: u8) -> impl Strategy<Value = u8> {
 }
 
 /// A random command.
-pub fn command() -> impl Strategy<Value = Command> {
+pub(crate) fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         6 => (small(3), proptest::option::weighted(0.3, small(3)), proptest::option::weighted(0.3, small(2)),
               proptest::option::weighted(0.15, small(2)), -2i8..3, proptest::option::weighted(0.2, 1u16..3000), 1u8..4)
@@ -58,9 +105,10 @@ pub fn command() -> impl Strategy<Value = Command> {
         2 => (any::<u8>(), 0u8..=100, any::<bool>()).prop_map(|(lease, percent, label)| Command::Progress { lease, percent, label }),
         2 => (any::<u8>(), 1u8..4).prop_map(|(lease, count)| Command::Steps { lease, count }),
         3 => any::<u8>().prop_map(|lease| Command::Complete { lease }),
-        2 => (any::<u8>(), proptest::option::weighted(0.6, 0u16..3000)).prop_map(|(lease, retry_ms)| Command::Fail { lease, retry_ms }),
+        2 => (any::<u8>(), proptest::option::weighted(0.6, prop_oneof![Just(0u16), 0u16..3000])).prop_map(|(lease, retry_ms)| Command::Fail { lease, retry_ms }),
         1 => any::<u8>().prop_map(|lease| Command::AcknowledgeCancel { lease }),
-        1 => any::<u8>().prop_map(|lease| Command::Release { lease }),
+        2 => any::<u8>().prop_map(|lease| Command::Release { lease }),
+        2 => (any::<u8>(), any::<bool>()).prop_map(|(lease, complete)| Command::StaleWrite { lease, complete }),
         2 => any::<u8>().prop_map(|task| Command::Cancel { task }),
         3 => (1u16..4000).prop_map(|ms| Command::Advance { ms }),
         1 => (1u8..5).prop_map(|limit| Command::RecoverExpired { limit }),

@@ -6,14 +6,15 @@
 //! whole contents.
 //!
 //! [`model_test!`](crate::model_test) emits the `#[test]`; [`run`] is the function behind it.
-//! The number of cases is 256, or `TASKS_MODEL_CASES` when set.
+//! The number of cases is 256, or `TASKS_MODEL_CASES` when set; the sequences come from a
+//! fixed seed (reproducible in CI), or `TASKS_MODEL_SEED` when set.
 
 mod command;
 mod compare;
 mod harness;
 
 pub use command::Command;
-pub use harness::run;
+pub use harness::{run, run_cases};
 
 /// Emits `#[test] fn model_based_store_matches_reference()` for a store factory, which is
 /// called once per generated case (a fresh store each time).
