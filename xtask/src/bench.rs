@@ -8,10 +8,11 @@ const BENCHES: &[(&str, &str)] = &[
     ("sqlite", "tasks-store-sqlite"),
     ("postgres", "tasks-store-postgres"),
     ("host", "tasks-host"),
+    ("process", "tasks-exec-process"),
 ];
 
 /// The benchmark names, for the usage line.
-pub(crate) const NAMES: [&str; 3] = ["sqlite", "postgres", "host"];
+pub(crate) const NAMES: [&str; 4] = ["sqlite", "postgres", "host", "process"];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let name = args.first().map(String::as_str).unwrap_or("");

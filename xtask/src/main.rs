@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: what CI runs: fmt check, clippy with `-D warnings`, every test of every
 //!   crate on every store, and the doc build with warnings denied.
-//! - `cargo xtask bench <name>`: a benchmark (`sqlite`, `postgres`, `host`).
+//! - `cargo xtask bench <name>`: a benchmark (`sqlite`, `postgres`, `host`, `process`).
 //!
 //! It depends on nothing but std, so it builds in a second.
 
