@@ -1,0 +1,234 @@
+//! [`Wrapped`]: a store around another that counts calls per method, can check that no call
+//! (and not its drop) happens on a tokio worker thread, the way the Postgres client would
+//! panic there, can ignore the kinds of a claim, to stand for a host that claims a task it has
+//! no handler for, and can hold a recovery's answer back until the host has claimed again, to
+//! force that interleaving.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use tasks_core::{
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome,
+    KindSelector, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport,
+    StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
+    TaskRecord, TaskStore, Timestamp,
+};
+use tasks_host::ClaimWaker;
+
+/// Counts, checks and bends calls to the store inside.
+pub(crate) struct Wrapped {
+    inner: Arc<dyn TaskStore>,
+    calls: Mutex<HashMap<&'static str, usize>>,
+    pub(crate) claim_any_kind: bool,
+    pub(crate) violations: Arc<AtomicUsize>,
+    pub(crate) dropped: Arc<AtomicUsize>,
+    /// When set, a recovery that requeued tasks wakes this host and returns only once the
+    /// host has claimed and started a task again.
+    pub(crate) claim_before_recovery_returns: OnceLock<ClaimWaker>,
+}
+
+/// Whether this thread is a tokio worker: `block_on` refuses to run there, exactly as the
+/// synchronous Postgres client does.
+pub(crate) fn on_runtime_worker() -> bool {
+    match tokio::runtime::Handle::try_current() {
+        Err(_) => false,
+        Ok(handle) => catch_unwind(AssertUnwindSafe(|| handle.block_on(async {}))).is_err(),
+    }
+}
+
+impl Wrapped {
+    pub(crate) fn new(inner: Arc<dyn TaskStore>) -> Self {
+        Wrapped {
+            inner,
+            calls: Mutex::default(),
+            claim_any_kind: false,
+            violations: Arc::default(),
+            dropped: Arc::default(),
+            claim_before_recovery_returns: OnceLock::new(),
+        }
+    }
+
+    /// How many times `method` was called.
+    pub(crate) fn calls(&self, method: &str) -> usize {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner).get(method).copied().unwrap_or(0)
+    }
+
+    fn enter(&self, method: &'static str) {
+        *self.calls.lock().unwrap_or_else(PoisonError::into_inner).entry(method).or_default() += 1;
+        if on_runtime_worker() {
+            self.violations.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Wrapped {
+    fn drop(&mut self) {
+        if on_runtime_worker() {
+            self.violations.fetch_add(1, Ordering::SeqCst);
+        }
+        self.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl TaskStore for Wrapped {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn enqueue(&self, task: NewTask, now: Timestamp) -> Result<EnqueueOutcome, StoreError> {
+        self.enter("enqueue");
+        self.inner.enqueue(task, now)
+    }
+    fn enqueue_batch(
+        &self,
+        tasks: Vec<NewTask>,
+        now: Timestamp,
+    ) -> Result<Vec<EnqueueOutcome>, StoreError> {
+        self.enter("enqueue_batch");
+        self.inner.enqueue_batch(tasks, now)
+    }
+    fn get(&self, id: &TaskId) -> Result<Option<TaskRecord>, StoreError> {
+        self.enter("get");
+        self.inner.get(id)
+    }
+    fn list(&self, query: &TaskListQuery) -> Result<Vec<TaskRecord>, StoreError> {
+        self.enter("list");
+        self.inner.list(query)
+    }
+    fn aggregate(&self, filter: &TaskFilter) -> Result<TaskAggregate, StoreError> {
+        self.enter("aggregate");
+        self.inner.aggregate(filter)
+    }
+    fn list_steps(&self, id: &TaskId, query: &StepQuery) -> Result<Vec<StepRecord>, StoreError> {
+        self.enter("list_steps");
+        self.inner.list_steps(id, query)
+    }
+    fn claim(&self, request: &ClaimRequest, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
+        self.enter("claim");
+        if self.claim_any_kind {
+            let mut request = request.clone();
+            request.kinds = KindSelector::Any;
+            return self.inner.claim(&request, now);
+        }
+        self.inner.claim(request, now)
+    }
+    fn start(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        self.enter("start");
+        self.inner.start(lease, now)
+    }
+    fn heartbeat(
+        &self,
+        lease: &Lease,
+        lease_for: Duration,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        self.enter("heartbeat");
+        self.inner.heartbeat(lease, lease_for, now)
+    }
+    fn set_progress(
+        &self,
+        lease: &Lease,
+        update: &ProgressUpdate,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        self.enter("set_progress");
+        self.inner.set_progress(lease, update, now)
+    }
+    fn append_steps(
+        &self,
+        lease: &Lease,
+        steps: &[NewStep],
+        now: Timestamp,
+    ) -> Result<AppendedSteps, StoreError> {
+        self.enter("append_steps");
+        self.inner.append_steps(lease, steps, now)
+    }
+    fn complete(
+        &self,
+        lease: &Lease,
+        output: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        self.enter("complete");
+        self.inner.complete(lease, output, now)
+    }
+    fn fail(
+        &self,
+        lease: &Lease,
+        error: TaskError,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        self.enter("fail");
+        self.inner.fail(lease, error, retry_at, now)
+    }
+    fn acknowledge_cancel(
+        &self,
+        lease: &Lease,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        self.enter("acknowledge_cancel");
+        self.inner.acknowledge_cancel(lease, reason, now)
+    }
+    fn release(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        self.enter("release");
+        self.inner.release(lease, now)
+    }
+    fn cancel(
+        &self,
+        id: &TaskId,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        self.enter("cancel");
+        self.inner.cancel(id, reason, now)
+    }
+    fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
+        self.enter("recover_expired");
+        let recovered = self.inner.recover_expired(limit, now)?;
+        if let Some(waker) = self.claim_before_recovery_returns.get()
+            && !recovered.is_empty()
+        {
+            let before = self.calls("start");
+            waker.wake();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while self.calls("start") == before && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+        }
+        Ok(recovered)
+    }
+    fn mark_stale(
+        &self,
+        silent_for: Duration,
+        reason: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        self.enter("mark_stale");
+        self.inner.mark_stale(silent_for, reason, limit, now)
+    }
+    fn compact(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport, StoreError> {
+        self.enter("compact");
+        self.inner.compact(policy, now)
+    }
+    fn read_changes(
+        &self,
+        after: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> Result<ChangePage, StoreError> {
+        self.enter("read_changes");
+        self.inner.read_changes(after, limit)
+    }
+    fn change_cursor(&self) -> Result<ChangeCursor, StoreError> {
+        self.enter("change_cursor");
+        self.inner.change_cursor()
+    }
+}
