@@ -1,14 +1,50 @@
-//! Live updates for task UIs: the spec's `createTaskLiveTracker` today; the hub, the
-//! cross-process feed and the HTTP bridge arrive with the rest of the live issue.
+#![doc = include_str!("../README.md")]
 //!
-//! - [`TaskLiveTracker`]: applies a bootstrap and then events, keeps the newest snapshot of
-//!   every task (by revision, so nothing regresses), accumulates steps by `seq` without
-//!   duplicates, recomputes the aggregate from what it holds, and tells change listeners. It
-//!   is pure: no runtime, no I/O, usable from any Rust client.
+//! # Map
+//!
+//! - [`hub`]: [`TaskLiveHub`] (the spec's `createTaskLiveHub`), [`Subscription`],
+//!   [`SubscribeOptions`], [`FeedWaker`]; [`source`]: [`LiveSource`] and [`HubOptions`].
+//! - [`tracker`]: [`TaskLiveTracker`] (the spec's `createTaskLiveTracker`): applies a
+//!   bootstrap and then events, keeps the newest snapshot of every task (by revision, so
+//!   nothing regresses), accumulates steps by `seq` without duplicates, recomputes the
+//!   aggregate from what it holds, and tells change listeners. Pure: no runtime, no I/O.
+//! - [`update`]: [`LiveUpdate`], a message with its resume cursor; [`entries`]: the spec's
+//!   event-entry normalizers and adapters; [`error`]: [`LiveError`].
+//! - `http` (feature `http`): the SSE and WebSocket bridge on axum, with the browser module
+//!   `tasks-live.js`; `socketio` (feature `socketio`): the Socket.IO bridge.
+//! - Inside: the change-feed follower (`feed`), the naming of events read back from the store
+//!   (`naming`), the hub's state and delivery rules (`state`, `filter`, `known`), and the
+//!   blocking-thread store caller (`blocking`).
+//!
+//! # Architecture invariants
+//!
+//! - The hub depends on no store crate: it reads any `TaskStore` through the trait.
+//! - Every store call runs on tokio's blocking pool, never on a runtime worker.
+//! - A subscriber is registered before its bootstrap is read; every update reaches it in
+//!   revision order per task, each revision once (per hub).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod blocking;
+pub mod entries;
+pub mod error;
+mod feed;
+mod filter;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod hub;
+mod known;
+mod naming;
+#[cfg(feature = "socketio")]
+pub mod socketio;
+pub mod source;
+mod state;
 pub mod tracker;
+pub mod update;
 
+pub use error::{LiveError, LiveErrorKind};
+pub use hub::{FeedWaker, SubscribeOptions, Subscription, TaskLiveHub};
+pub use source::{HubOptions, LiveSource};
 pub use tracker::{TaskLiveTracker, TrackerState};
+pub use update::LiveUpdate;

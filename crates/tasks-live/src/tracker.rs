@@ -3,8 +3,10 @@
 //! Rules (the spec's tracker, made regression-proof):
 //! - a bootstrap replaces the set of tasks, except that a snapshot already held with a higher
 //!   revision is kept (an event can overtake a slow bootstrap read);
-//! - an event's snapshot replaces the held one only when its revision is higher; a task that no
-//!   longer passes the subscription's filter is dropped;
+//! - an event's snapshot replaces the held one only when its revision is higher (or, for a
+//!   `progress` event, equal: a host reports progress at once and writes it coalesced, so the
+//!   event carries the revision of the last write); a task that no longer passes the
+//!   subscription's filter is dropped;
 //! - steps accumulate per task by `seq`; a step already held is ignored; at most
 //!   `max_steps_per_task` of the most recent are kept;
 //! - the aggregate is recomputed from the held snapshots after every change;
@@ -13,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use tasks_core::{
-    ChangeCursor, StepRecord, SubscriptionQuery, TaskAggregate, TaskId, TaskLiveMessage,
-    TaskSnapshot, TaskSubscriptionBootstrap,
+    ChangeCursor, LifecycleEventName, StepRecord, SubscriptionQuery, TaskAggregate, TaskId,
+    TaskLiveMessage, TaskSnapshot, TaskSubscriptionBootstrap,
 };
 
 /// Steps kept per task unless configured otherwise.
@@ -91,7 +93,11 @@ impl TaskLiveTracker {
             TaskLiveMessage::Event { event, .. } => {
                 let mut changed = false;
                 if let Some(snapshot) = &event.snapshot {
-                    changed |= self.apply_snapshot(snapshot);
+                    // A host reports progress at once but writes it coalesced, so an
+                    // in-process progress event carries the revision of the last write; it is
+                    // still newer than what we hold at that revision.
+                    let equal_is_newer = event.event == LifecycleEventName::Progress;
+                    changed |= self.apply_snapshot(snapshot, equal_is_newer);
                 }
                 if let Some(step) = &event.step {
                     changed |= self.add_step(step);
@@ -127,11 +133,17 @@ impl TaskLiveTracker {
         self.state() != before
     }
 
-    fn apply_snapshot(&mut self, snapshot: &TaskSnapshot) -> bool {
+    fn apply_snapshot(&mut self, snapshot: &TaskSnapshot, equal_is_newer: bool) -> bool {
         let wanted =
             self.query.as_ref().is_none_or(|query| query.filter.matches_snapshot(snapshot));
         match self.snapshots.get(&snapshot.task_id) {
-            Some(held) if held.revision >= snapshot.revision => false,
+            Some(held) if held.revision > snapshot.revision => false,
+            Some(held)
+                if held.revision == snapshot.revision
+                    && (!equal_is_newer || *held == *snapshot) =>
+            {
+                false
+            }
             Some(_) if !wanted => {
                 self.snapshots.remove(&snapshot.task_id);
                 self.steps.remove(&snapshot.task_id);

@@ -186,3 +186,22 @@ fn listeners_hear_changes_only() {
     ));
     assert_eq!(*heard.lock().expect("not poisoned"), vec![1]);
 }
+
+#[test]
+fn progress_at_the_held_revision_is_applied_but_other_events_are_not() {
+    let task = record("a", "k");
+    let mut tracker = TaskLiveTracker::new();
+    tracker.apply(&bootstrap(
+        SubscriptionQuery::default(),
+        vec![with_revision(task.clone(), 4, TaskStatus::Running)],
+    ));
+    let mut reported = with_revision(task.clone(), 4, TaskStatus::Running);
+    reported.progress.percent = Some(40.0);
+    assert!(tracker.apply(&event(LifecycleEventName::Progress, reported.clone(), None)));
+    assert!(!tracker.apply(&event(LifecycleEventName::Progress, reported, None)), "same content");
+    assert_eq!(tracker.snapshot(&task.id).and_then(|s| s.progress.percent), Some(40.0));
+    let mut other = with_revision(task.clone(), 4, TaskStatus::Running);
+    other.progress.percent = Some(10.0);
+    assert!(!tracker.apply(&event(LifecycleEventName::Claimed, other, None)));
+    assert_eq!(tracker.snapshot(&task.id).and_then(|s| s.progress.percent), Some(40.0));
+}

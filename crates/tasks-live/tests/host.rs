@@ -1,0 +1,114 @@
+//! The hub over a running `TaskHost`: in-process lifecycle events (with the store's change
+//! feed for what the host tells no event of), and over the host alone.
+
+mod support;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tasks_core::{
+    EnqueueOptions, LifecycleEventName, LifecycleState, NewStep, ProgressUpdate, SubscriptionQuery,
+    TaskLiveMessage, TaskStore,
+};
+use tasks_exec_inproc::{TaskContext, TaskFailure, from_fn};
+use tasks_host::{HandlerRegistration, RunnerOptions, TaskHost};
+use tasks_live::{LiveSource, TaskLiveHub};
+
+use support::{Recorder, assert_converged, runtime};
+
+fn host(store: Arc<dyn TaskStore>) -> TaskHost {
+    let handler = from_fn(|input: Value, ctx: TaskContext| async move {
+        let units = input["units"].as_u64().unwrap_or(3);
+        for n in 1..=units {
+            ctx.set_progress(ProgressUpdate::percent((n * 100 / units) as f64))?;
+            ctx.append_step(NewStep::info(format!("unit {n}")))?;
+        }
+        Ok::<_, TaskFailure>(json!({ "units": units }))
+    });
+    TaskHost::builder_from_arc(store)
+        .options(RunnerOptions::default().runner_id("live-host"))
+        .handler(HandlerRegistration::new("units", handler))
+        .build()
+        .expect("a host")
+}
+
+fn succeeded(count: usize) -> impl Fn(&tasks_live::TrackerState) -> bool {
+    move |state| state.aggregate.by_state.succeeded == count as u64
+}
+
+#[test]
+fn a_hub_over_a_host_and_its_feed_converges_and_names_events() {
+    let store: Arc<dyn TaskStore> = Arc::new(tasks_testkit::MemoryStore::new());
+    runtime().block_on(async {
+        let host = host(Arc::clone(&store));
+        let source = LiveSource::host(host.clone()).with_change_feed(Arc::clone(&store));
+        let hub = TaskLiveHub::new(source).expect("hub");
+        let recorder = Recorder::new();
+        let query = SubscriptionQuery { recent_steps: Some(100), ..SubscriptionQuery::default() };
+        let _sub = hub.subscribe(query.clone(), recorder.listener()).await.expect("subscribe");
+        host.start().await.expect("started");
+        for units in [3u64, 5, 8] {
+            host.enqueue("units", &json!({ "units": units }), EnqueueOptions::new())
+                .await
+                .expect("enqueued");
+        }
+        recorder.wait_until("three successes", succeeded(3)).await;
+        host.stop().await.expect("stopped");
+        hub.catch_up().await.expect("caught up");
+        let fresh = {
+            let (store, query) = (Arc::clone(&store), query.clone());
+            tokio::task::spawn_blocking(move || support::fresh(&*store, &query))
+                .await
+                .expect("read")
+        };
+        assert_converged(&recorder.state(), &fresh, "host + feed");
+        assert_eq!(recorder.state().steps.values().map(Vec::len).sum::<usize>(), 16);
+        let names: Vec<LifecycleEventName> = recorder
+            .messages()
+            .iter()
+            .filter_map(|message| match message {
+                TaskLiveMessage::Event { event, .. } => Some(event.event),
+                TaskLiveMessage::Bootstrap(_) => None,
+            })
+            .collect();
+        for name in [
+            LifecycleEventName::Enqueued,
+            LifecycleEventName::Started,
+            LifecycleEventName::Step,
+            LifecycleEventName::Succeeded,
+        ] {
+            assert!(names.contains(&name), "heard {name:?}");
+        }
+        let steps = names.iter().filter(|name| **name == LifecycleEventName::Step).count();
+        assert_eq!(steps, 16, "each step told once, whichever path brought it");
+    });
+}
+
+#[test]
+fn a_hub_over_a_host_alone_hears_its_tasks() {
+    let store: Arc<dyn TaskStore> = Arc::new(tasks_testkit::MemoryStore::new());
+    runtime().block_on(async {
+        let host = host(Arc::clone(&store));
+        let hub = TaskLiveHub::new(host.clone()).expect("hub");
+        assert!(!hub.has_change_feed());
+        let recorder = Recorder::new();
+        let query = SubscriptionQuery { recent_steps: Some(100), ..SubscriptionQuery::default() };
+        let _sub = hub.subscribe(query.clone(), recorder.listener()).await.expect("subscribe");
+        let bootstrap = hub.bootstrap(query.clone()).await.expect("bootstrap");
+        assert!(bootstrap.snapshots.is_empty());
+        host.start().await.expect("started");
+        host.enqueue("units", &json!({ "units": 4 }), EnqueueOptions::new()).await.expect("ok");
+        recorder.wait_until("a success", succeeded(1)).await;
+        host.stop().await.expect("stopped");
+        let state = recorder.state();
+        assert_eq!(state.snapshots[0].state, LifecycleState::Succeeded);
+        assert_eq!(state.snapshots[0].progress.percent, Some(100.0));
+        let fresh = {
+            let (store, query) = (Arc::clone(&store), query.clone());
+            tokio::task::spawn_blocking(move || support::fresh(&*store, &query))
+                .await
+                .expect("read")
+        };
+        assert_converged(&state, &fresh, "host alone");
+    });
+}
