@@ -1,7 +1,25 @@
-//! The embedded SQLite task store (see the SQLite store issue).
-//!
-//! This crate is a skeleton until its issue lands; it only re-exports `tasks-core`.
-
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub use tasks_core as core;
+mod changes;
+mod claim;
+mod enqueue;
+mod error;
+mod filter;
+mod insert;
+mod maintenance;
+mod open;
+mod options;
+mod reads;
+mod row;
+mod schema;
+mod store;
+mod update;
+mod writes;
+
+pub use error::{OpenError, OpenErrorKind};
+pub use open::{SchemaReport, prepare_schema};
+pub use options::{Durability, SqliteOptions};
+pub use schema::{SCHEMA_VERSION, schema_sql};
+pub use store::SqliteTaskStore;

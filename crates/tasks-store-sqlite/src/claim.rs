@@ -1,0 +1,233 @@
+//! Claiming in one write transaction: the claim rules of `tasks_core::lease` over the queued
+//! tasks, read in claim order from the partial claim index.
+//!
+//! Candidates are read a page at a time in claim order (priority DESC, scheduledAt, id). For
+//! each, the cheap columns (kind, concurrency key) decide whether it is taken, and only a
+//! taken row is decoded and passed to `transition::claim`. The claimed records are written
+//! back after the scan, so no row changes under a running SELECT. `BEGIN IMMEDIATE` makes the
+//! whole claim one writer's work: no other thread or process can claim between the reads and
+//! the writes.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction};
+use tasks_core::transition;
+use tasks_core::{ClaimRequest, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp};
+
+use crate::error::sql;
+use crate::row::{self, COL_CONCURRENCY_KEY, COL_ID, COL_KIND, TASK_COLUMNS};
+use crate::{insert, update};
+
+/// Column positions of the claim order in [`TASK_COLUMNS`].
+const COL_PRIORITY: usize = 16;
+const COL_SCHEDULED_AT: usize = 17;
+
+/// Where the previous page of candidates ended, in claim order.
+struct Position {
+    priority: i64,
+    scheduled_at: i64,
+    id: String,
+}
+
+/// The counts and keys the claim rules need, loaded lazily and kept up to date with the tasks
+/// claimed so far in this call.
+struct Budget<'a> {
+    request: &'a ClaimRequest,
+    active_total: u64,
+    active_by_kind: HashMap<String, u64>,
+    taken_by_kind: HashMap<String, u32>,
+    /// Concurrency keys known busy (`true`) or free (`false`).
+    keys: HashMap<String, bool>,
+}
+
+/// Claims up to `request.limit` due tasks.
+pub(crate) fn claim(
+    tx: &Transaction<'_>,
+    request: &ClaimRequest,
+    now: Timestamp,
+) -> Result<Vec<TaskRecord>, StoreError> {
+    request.validate()?;
+    let active_total = match request.max_active {
+        Some(_) => count_active(tx, None)?,
+        None => 0,
+    };
+    let mut budget = Budget {
+        request,
+        active_total,
+        active_by_kind: HashMap::new(),
+        taken_by_kind: HashMap::new(),
+        keys: HashMap::new(),
+    };
+    let mut kind_clause = String::new();
+    let mut kind_params: Vec<Value> = Vec::new();
+    if let KindSelector::Only(kinds) = &request.kinds {
+        let distinct: HashSet<&str> = kinds.iter().map(|claim| claim.kind.as_str()).collect();
+        if distinct.is_empty() {
+            return Ok(Vec::new());
+        }
+        kind_clause = format!(" AND kind IN ({})", vec!["?"; distinct.len()].join(", "));
+        let mut distinct: Vec<&str> = distinct.into_iter().collect();
+        // A stable order keeps the statement text, and so the prepared-statement cache, stable.
+        distinct.sort_unstable();
+        kind_params = distinct.into_iter().map(|kind| Value::from(kind.to_owned())).collect();
+    }
+    // Skipped candidates cost a row read each; twice the limit covers the usual few skips in
+    // one page, and later pages pick up after the last row seen.
+    let page = i64::from(request.limit.saturating_mul(2).clamp(16, 2_000));
+    // Each claimed record with the record it was, so the write sets only what changed.
+    let mut claimed: Vec<(TaskRecord, TaskRecord)> = Vec::new();
+    let mut after: Option<Position> = None;
+    'pages: loop {
+        // Placeholders are anonymous: parameters go in the order they appear in the text.
+        let mut params: Vec<Value> = vec![now.as_millis().into()];
+        params.extend(kind_params.iter().cloned());
+        let keyset = match &after {
+            None => "",
+            Some(position) => {
+                params.extend([
+                    position.priority.into(),
+                    position.priority.into(),
+                    position.scheduled_at.into(),
+                    position.scheduled_at.into(),
+                    position.id.clone().into(),
+                ]);
+                " AND (priority < ? OR (priority = ? AND (scheduled_at > ? \
+                  OR (scheduled_at = ? AND id > ?))))"
+            }
+        };
+        // The page size is a literal: see the module docs of `row`.
+        let sql_text = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'queued' AND scheduled_at <= ?\
+             {kind_clause}{keyset} ORDER BY priority DESC, scheduled_at, id LIMIT {page}"
+        );
+        let mut statement = tx.prepare_cached(&sql_text).map_err(sql)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(params.iter())).map_err(sql)?;
+        let mut seen = 0i64;
+        while let Some(row) = rows.next().map_err(sql)? {
+            seen += 1;
+            if claimed.len() >= request.limit as usize || budget.global_cap_reached() {
+                break 'pages;
+            }
+            let kind: String = row.get(COL_KIND).map_err(sql)?;
+            let key: Option<String> = row.get(COL_CONCURRENCY_KEY).map_err(sql)?;
+            after = Some(Position {
+                priority: row.get(COL_PRIORITY).map_err(sql)?,
+                scheduled_at: row.get(COL_SCHEDULED_AT).map_err(sql)?,
+                id: row.get(COL_ID).map_err(sql)?,
+            });
+            if !budget.admits(tx, &kind, key.as_deref())? {
+                continue;
+            }
+            let record = row::read_record(row)?;
+            let next = transition::claim(
+                &record,
+                &request.runner,
+                LeaseToken::generate(),
+                request.lease,
+                now,
+            )
+            .map_err(|refusal| StoreError::refused(&record.id, refusal))?;
+            budget.take(&next);
+            claimed.push((record, next));
+        }
+        if seen < page || claimed.len() >= request.limit as usize {
+            break;
+        }
+    }
+    let pairs: Vec<(&TaskRecord, &TaskRecord)> =
+        claimed.iter().map(|(old, new)| (old, new)).collect();
+    update::update_records(tx, &pairs)?;
+    insert::log_updates(tx, claimed.iter().map(|(_, new)| new))?;
+    Ok(claimed.into_iter().map(|(_, new)| new).collect())
+}
+
+impl Budget<'_> {
+    fn global_cap_reached(&self) -> bool {
+        self.request.max_active.is_some_and(|max| self.active_total >= u64::from(max))
+    }
+
+    /// Whether a candidate of `kind` holding `key` may be taken now.
+    fn admits(
+        &mut self,
+        tx: &Transaction<'_>,
+        kind: &str,
+        key: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let Some(kind_claim) = self.request.kind_claim(kind) else { return Ok(false) };
+        let taken = self.taken_by_kind.get(kind).copied().unwrap_or(0);
+        if kind_claim.limit.is_some_and(|limit| taken >= limit) {
+            return Ok(false);
+        }
+        if let Some(max) = kind_claim.max_active {
+            let active = match self.active_by_kind.get(kind) {
+                Some(count) => *count,
+                None => {
+                    let count = count_active(tx, Some(kind))?;
+                    self.active_by_kind.insert(kind.to_owned(), count);
+                    count
+                }
+            };
+            if active >= u64::from(max) {
+                return Ok(false);
+            }
+        }
+        if let Some(key) = key {
+            let busy = match self.keys.get(key) {
+                Some(busy) => *busy,
+                None => {
+                    let busy = key_busy(tx, key)?;
+                    self.keys.insert(key.to_owned(), busy);
+                    busy
+                }
+            };
+            if busy {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Counts a claimed task against every limit.
+    fn take(&mut self, record: &TaskRecord) {
+        self.active_total += 1;
+        if let Some(count) = self.active_by_kind.get_mut(&record.kind) {
+            *count += 1;
+        }
+        *self.taken_by_kind.entry(record.kind.clone()).or_default() += 1;
+        if let Some(key) = &record.concurrency_key {
+            self.keys.insert(key.clone(), true);
+        }
+    }
+}
+
+/// Claimed or running tasks in the store, of one kind or of all.
+fn count_active(tx: &Transaction<'_>, kind: Option<&str>) -> Result<u64, StoreError> {
+    let count: i64 = match kind {
+        None => tx
+            .prepare_cached("SELECT count(*) FROM tasks WHERE status IN ('claimed', 'running')")
+            .map_err(sql)?
+            .query_row([], |row| row.get(0))
+            .map_err(sql)?,
+        Some(kind) => tx
+            .prepare_cached(
+                "SELECT count(*) FROM tasks WHERE status IN ('claimed', 'running') AND kind = ?1",
+            )
+            .map_err(sql)?
+            .query_row([kind], |row| row.get(0))
+            .map_err(sql)?,
+    };
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// Whether a task holding `key` is claimed or running.
+fn key_busy(tx: &Transaction<'_>, key: &str) -> Result<bool, StoreError> {
+    tx.prepare_cached(
+        "SELECT 1 FROM tasks WHERE concurrency_key = ?1 AND status IN ('claimed', 'running')",
+    )
+    .map_err(sql)?
+    .query_row([key], |_| Ok(()))
+    .optional()
+    .map_err(sql)
+    .map(|found| found.is_some())
+}

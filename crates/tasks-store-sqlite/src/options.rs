@@ -1,0 +1,102 @@
+//! [`SqliteOptions`]: where the database lives and how it is opened ([`Durability`], busy
+//! timeout, pool size, change-log bound).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How hard a commit works to survive a crash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// `synchronous = NORMAL` in WAL mode: a commit survives the crash of the process (every
+    /// acknowledged write is in the WAL file), but a power loss or OS crash may lose the last
+    /// commits. The default, and several times faster than `Full`.
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is flushed to stable storage before it returns.
+    Full,
+}
+
+impl Durability {
+    /// The value of SQLite's `synchronous` pragma for this durability.
+    pub const fn pragma_value(self) -> &'static str {
+        match self {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        }
+    }
+}
+
+/// How to open a [`SqliteTaskStore`](crate::SqliteTaskStore).
+///
+/// Build it with [`SqliteOptions::new`] and the setters; every field has a default except the
+/// path.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// The database file. Its directory must exist; the file is created when missing.
+    pub path: PathBuf,
+    /// Commit durability; [`Durability::Normal`] by default.
+    pub durability: Durability,
+    /// How long a write waits for another process holding the write lock before giving up
+    /// (SQLite's `busy_timeout`); 5 seconds by default.
+    pub busy_timeout: Duration,
+    /// Most pooled read connections; 4 by default. Writes use one dedicated connection.
+    pub pool_size: u32,
+    /// How many change-feed entries the store keeps at least (older ones are pruned, and a
+    /// cursor pointing before them is refused as expired); 100,000 by default.
+    pub change_log_limit: u64,
+}
+
+impl SqliteOptions {
+    /// Default busy timeout.
+    pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default read pool size.
+    pub const DEFAULT_POOL_SIZE: u32 = 4;
+    /// Default number of change-feed entries kept.
+    pub const DEFAULT_CHANGE_LOG_LIMIT: u64 = 100_000;
+
+    /// Options for the database at `path`, with every other setting at its default.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            path: path.into(),
+            durability: Durability::default(),
+            busy_timeout: Self::DEFAULT_BUSY_TIMEOUT,
+            pool_size: Self::DEFAULT_POOL_SIZE,
+            change_log_limit: Self::DEFAULT_CHANGE_LOG_LIMIT,
+        }
+    }
+
+    /// The same options with another durability.
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The same options with another busy timeout.
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The same options with another read pool size (at least 1).
+    #[must_use]
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// The same options keeping this many change-feed entries (at least 1).
+    #[must_use]
+    pub fn change_log_limit(mut self, limit: u64) -> Self {
+        self.change_log_limit = limit;
+        self
+    }
+
+    /// The database path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

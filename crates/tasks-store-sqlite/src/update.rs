@@ -1,0 +1,159 @@
+//! Writing back changed records: only the columns a transition changed, and many records per
+//! statement when they changed the same columns (all tasks of one claim).
+
+use rusqlite::Transaction;
+use rusqlite::types::Value;
+use tasks_core::{LeaseToken, StoreError, TaskRecord, Timestamp};
+
+use crate::error::sql;
+use crate::row::{int, opt_json};
+
+/// The mutable columns that differ from `old` to `new`, with their new values.
+///
+/// Core's transitions never touch a task's identity, input, metadata, keys, channels, attempt
+/// limit, priority or creation time, so those are written once, at insert. Of the rest, only
+/// the columns whose value changed are set: SQLite then leaves alone every index that holds
+/// none of them, so a progress write or a step append (which leave the status and the lease
+/// as they are) rewrites the row and no index entry.
+fn changed_columns(
+    old: &TaskRecord,
+    new: &TaskRecord,
+) -> Result<(Vec<&'static str>, Vec<Value>), StoreError> {
+    let mut columns: Vec<&'static str> = Vec::with_capacity(24);
+    let mut values: Vec<Value> = Vec::with_capacity(24);
+    let mut set =
+        |column: &'static str, changed: bool, value: &dyn Fn() -> Result<Value, StoreError>| {
+            if changed {
+                columns.push(column);
+                values.push(value()?);
+            }
+            Ok::<(), StoreError>(())
+        };
+    let text = |value: Option<&str>| value.map_or(Value::Null, |text| Value::Text(text.to_owned()));
+    let time = |at: Option<Timestamp>| at.map_or(Value::Null, |at| Value::Integer(at.as_millis()));
+    let doc = |value: Option<String>| value.map_or(Value::Null, Value::Text);
+    set("status", old.status != new.status, &|| Ok(text(Some(new.status.as_str()))))?;
+    set("output", old.output != new.output, &|| Ok(doc(opt_json(new.output.as_ref())?)))?;
+    set("error", old.error != new.error, &|| Ok(doc(opt_json(new.error.as_ref())?)))?;
+    set("progress_percent", old.progress_percent != new.progress_percent, &|| {
+        Ok(new.progress_percent.map_or(Value::Null, Value::Real))
+    })?;
+    set("progress_label", old.progress_label != new.progress_label, &|| {
+        Ok(text(new.progress_label.as_deref()))
+    })?;
+    set("progress_meta", old.progress_meta != new.progress_meta, &|| {
+        Ok(doc(opt_json(new.progress_meta.as_ref())?))
+    })?;
+    set("attempt", old.attempt != new.attempt, &|| Ok(Value::Integer(i64::from(new.attempt))))?;
+    set("scheduled_at", old.scheduled_at != new.scheduled_at, &|| {
+        Ok(time(Some(new.scheduled_at)))
+    })?;
+    set("updated_at", old.updated_at != new.updated_at, &|| Ok(time(Some(new.updated_at))))?;
+    set("claimed_at", old.claimed_at != new.claimed_at, &|| Ok(time(new.claimed_at)))?;
+    set("started_at", old.started_at != new.started_at, &|| Ok(time(new.started_at)))?;
+    set("finished_at", old.finished_at != new.finished_at, &|| Ok(time(new.finished_at)))?;
+    set("cancel_requested_at", old.cancel_requested_at != new.cancel_requested_at, &|| {
+        Ok(time(new.cancel_requested_at))
+    })?;
+    set("lease_owner", old.lease_owner != new.lease_owner, &|| {
+        Ok(text(new.lease_owner.as_deref()))
+    })?;
+    set("lease_token", old.lease_token != new.lease_token, &|| {
+        Ok(text(new.lease_token.as_ref().map(LeaseToken::as_str)))
+    })?;
+    set("lease_expires_at", old.lease_expires_at != new.lease_expires_at, &|| {
+        Ok(time(new.lease_expires_at))
+    })?;
+    set("last_heartbeat_at", old.last_heartbeat_at != new.last_heartbeat_at, &|| {
+        Ok(time(new.last_heartbeat_at))
+    })?;
+    set("retry_scheduled_at", old.retry_scheduled_at != new.retry_scheduled_at, &|| {
+        Ok(time(new.retry_scheduled_at))
+    })?;
+    set("stale_at", old.stale_at != new.stale_at, &|| Ok(time(new.stale_at)))?;
+    set("stale_reason", old.stale_reason != new.stale_reason, &|| {
+        Ok(text(new.stale_reason.as_deref()))
+    })?;
+    set("last_step_seq", old.last_step_seq != new.last_step_seq, &|| {
+        Ok(Value::Integer(int(new.last_step_seq)?))
+    })?;
+    set("revision", old.revision != new.revision, &|| Ok(Value::Integer(int(new.revision)?)))?;
+    Ok((columns, values))
+}
+
+/// Writes back the columns a transition changed, from `old` to `new`.
+pub(crate) fn update_record(
+    tx: &Transaction<'_>,
+    old: &TaskRecord,
+    new: &TaskRecord,
+) -> Result<(), StoreError> {
+    update_records(tx, std::slice::from_ref(&(old, new)))
+}
+
+/// Rows per batched UPDATE: a claim of 64 tasks is one statement.
+const UPDATE_CHUNK: usize = 64;
+
+/// Writes back many records, each changed from its `old` to its `new`. Records that changed
+/// the same columns (all tasks of one claim, say) go in one statement per [`UPDATE_CHUNK`]:
+/// `WITH v(id, ...) AS (VALUES ...) UPDATE tasks SET ... FROM v WHERE tasks.id = v.id`.
+pub(crate) fn update_records(
+    tx: &Transaction<'_>,
+    pairs: &[(&TaskRecord, &TaskRecord)],
+) -> Result<(), StoreError> {
+    let mut groups: Vec<(Vec<&'static str>, Vec<Vec<Value>>)> = Vec::new();
+    for (old, new) in pairs {
+        let (columns, values) = changed_columns(old, new)?;
+        if columns.is_empty() {
+            continue;
+        }
+        let mut row = Vec::with_capacity(values.len() + 1);
+        row.push(Value::Text(new.id.as_str().to_owned()));
+        row.extend(values);
+        match groups.iter_mut().find(|(existing, _)| *existing == columns) {
+            Some((_, rows)) => rows.push(row),
+            None => groups.push((columns, vec![row])),
+        }
+    }
+    for (columns, rows) in groups {
+        for chunk in rows.chunks(UPDATE_CHUNK) {
+            let updated = if chunk.len() == 1 {
+                let assignments: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| format!("{column} = ?{}", i + 2))
+                    .collect();
+                let sql_text = format!("UPDATE tasks SET {} WHERE id = ?1", assignments.join(", "));
+                tx.prepare_cached(&sql_text)
+                    .map_err(sql)?
+                    .execute(rusqlite::params_from_iter(chunk.iter().flatten()))
+                    .map_err(sql)?
+            } else {
+                let row = format!("({})", vec!["?"; columns.len() + 1].join(", "));
+                let assignments: Vec<String> =
+                    columns.iter().map(|column| format!("{column} = v.{column}")).collect();
+                let sql_text = format!(
+                    "WITH v(id, {}) AS (VALUES {}) UPDATE tasks SET {} FROM v WHERE tasks.id = v.id",
+                    columns.join(", "),
+                    vec![row.as_str(); chunk.len()].join(", "),
+                    assignments.join(", ")
+                );
+                let params = rusqlite::params_from_iter(chunk.iter().flatten());
+                // Full chunks recur (every claim of 64 or more); other sizes vary from call to
+                // call and are prepared without caching, so they cannot push the hot
+                // statements out of the cache.
+                if chunk.len() == UPDATE_CHUNK {
+                    tx.prepare_cached(&sql_text).map_err(sql)?.execute(params).map_err(sql)?
+                } else {
+                    tx.prepare(&sql_text).map_err(sql)?.execute(params).map_err(sql)?
+                }
+            };
+            if updated != chunk.len() {
+                return Err(StoreError::Backend {
+                    message: "a task vanished inside its write transaction".to_owned(),
+                    source: None,
+                });
+            }
+        }
+    }
+    Ok(())
+}
