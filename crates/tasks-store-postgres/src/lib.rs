@@ -1,7 +1,45 @@
-//! The PostgreSQL task store for many processes on many machines (see the Postgres store issue).
+#![doc = include_str!("../README.md")]
 //!
-//! This crate is a skeleton until its issue lands; it only re-exports `tasks-core`.
+//! # Map
+//!
+//! - Setting up: [`options`] ([`PostgresStoreOptions`], [`PoolOptions`]), [`ident`]
+//!   (validation of schema and prefix), [`schema`] ([`prepare_schema`], [`schema_sql`]),
+//!   [`error`] ([`PostgresError`]).
+//! - The store: `store` ([`PostgresTaskStore`], pools and the retry loop), `task_store` (the
+//!   `TaskStore` impl), `enqueue` (with transactional enqueue), `claim`, `worker` (lease-fenced
+//!   writes, [`PostgresTaskStore::complete_many`]), `fast` (heartbeat, progress, steps and
+//!   complete as one statement each), `maintenance`, `reads`, `changes` (the
+//!   change feed), [`notify`] (LISTEN/NOTIFY wake-ups).
+//! - Plumbing: `pool` (sessions, statement cache, retry rules), `sql` (fixed SQL texts and
+//!   the batch writer), `row` (row decoding, column arrays).
+//! - `testing` (feature `testing`): throwaway PostgreSQL clusters for tests.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod changes;
+mod claim;
+mod enqueue;
+pub mod error;
+mod fast;
+pub mod ident;
+mod maintenance;
+pub mod notify;
+pub mod options;
+mod pool;
+mod reads;
+mod row;
+pub mod schema;
+mod sql;
+mod store;
+mod task_store;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod worker;
+
+pub use error::{Endpoint, PostgresError, PostgresErrorKind};
+pub use notify::{WakeupListener, Wakeups};
+pub use options::{PoolOptions, PostgresStoreOptions};
+pub use schema::{SCHEMA_VERSION, prepare_schema, schema_sql};
+pub use store::PostgresTaskStore;
 pub use tasks_core as core;

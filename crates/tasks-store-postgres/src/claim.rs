@@ -1,0 +1,212 @@
+//! Claiming: one short transaction per call, no global lock.
+//!
+//! 1. When the request carries `maxActive` limits, take the matching transaction-scoped
+//!    advisory locks (the store-wide one, then one per limited kind, in a fixed order) and
+//!    count the claimed-or-running tasks they cap. Claims without limits take no lock.
+//! 2. Select candidates in claim order (priority, then `scheduledAt`, then id) with
+//!    `FOR UPDATE SKIP LOCKED` and a `LIMIT`, as one top-level statement: the planner locks
+//!    exactly the rows it returns, and concurrent claimers skip each other's rows instead of
+//!    waiting. Candidates whose concurrency key is held by a claimed or running task are
+//!    filtered out in the same statement.
+//! 3. In Rust, walk the candidates applying the per-call, per-kind and store-wide limits and
+//!    the one-task-per-concurrency-key rule within the batch, and apply core's
+//!    `transition::claim` to each one taken. When some candidates were passed over and the
+//!    page was full, select again excluding them (a few rounds at most).
+//! 4. Write the batch back in one statement and commit.
+//!
+//! The partial unique index on `concurrency_key` over claimed or running tasks is the final
+//! guard: two processes claiming different tasks with the same key at the same moment cannot
+//! both commit. The loser's update fails with a unique violation (23505); its transaction is
+//! rolled back and the claim starts over, now seeing the key as taken ("not claimable now").
+//!
+//! # Limits under concurrency
+//!
+//! `KindClaim::max_active` and `ClaimRequest::max_active` are exact across processes among
+//! the claimers that pass them: such a claimer holds an exclusive advisory lock (per kind, or
+//! store-wide) from before it counts until it commits, so counts and claims of limited kinds
+//! are serialized, and only claims make a task active. A claimer that passes no limit for a
+//! kind takes no lock and is not counted against: configure every host with the same limits
+//! (the host does, from its handler registrations) for the limit to hold store-wide.
+
+use std::collections::{HashMap, HashSet};
+
+use tasks_core::lease::MAX_CLAIM_BATCH;
+use tasks_core::transition;
+use tasks_core::{ClaimRequest, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp};
+
+use crate::error::unique_violation;
+use crate::pool::{BEGIN_CLAIM, Db, OpError, Tx};
+use crate::row::{UpdateArrays, task_from_row};
+use crate::sql::{Sql, write};
+use crate::store::{Durability, PostgresTaskStore};
+
+/// Most selection rounds of one claim.
+const MAX_ROUNDS: usize = 8;
+
+/// The limits of one claim, resolved against the active counts.
+struct Budget {
+    /// Tasks still wanted in this call (request limit, store-wide cap).
+    remaining: u32,
+    /// Per kind: tasks still allowed in this call (per-call limit and `maxActive` cap).
+    per_kind: HashMap<String, u32>,
+}
+
+impl Budget {
+    /// What is left for `kind` (`None`: no per-kind cap).
+    fn kind_left(&self, kind: &str) -> Option<u32> {
+        self.per_kind.get(kind).copied()
+    }
+}
+
+impl PostgresTaskStore {
+    pub(crate) fn claim_tasks(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        request.validate()?;
+        let sql = &self.inner.sql;
+        let claimed = self.run(Durability::Full, |conn| {
+            let mut tx = Tx::begin_with(conn, BEGIN_CLAIM)?;
+            let claimed = claim_in(&mut tx, sql, request, now)?;
+            tx.commit()?;
+            Ok(claimed)
+        })?;
+        Ok(claimed)
+    }
+}
+
+fn claim_in(
+    db: &mut impl Db,
+    sql: &Sql,
+    request: &ClaimRequest,
+    now: Timestamp,
+) -> Result<Vec<TaskRecord>, OpError> {
+    let Some(mut budget) = budget(db, sql, request)? else { return Ok(Vec::new()) };
+    let accepted_kinds: Option<Vec<String>> = match &request.kinds {
+        KindSelector::Any => None,
+        KindSelector::Only(kinds) => Some(kinds.iter().map(|claim| claim.kind.clone()).collect()),
+    };
+    let mut full_kinds: Vec<String> = budget
+        .per_kind
+        .iter()
+        .filter(|(_, left)| **left == 0)
+        .map(|(kind, _)| kind.clone())
+        .collect();
+    let mut seen: Vec<String> = Vec::new();
+    let mut busy_keys: HashSet<String> = HashSet::new();
+    let mut claimed: Vec<(TaskRecord, TaskRecord)> = Vec::new();
+    let now_ms = now.as_millis();
+    for _ in 0..MAX_ROUNDS {
+        if budget.remaining == 0 {
+            break;
+        }
+        let fetch = i64::from(budget.remaining.min(MAX_CLAIM_BATCH));
+        let keys: Vec<&String> = busy_keys.iter().collect();
+        let rows = db.query(
+            &sql.claim_candidates,
+            &[&now_ms, &accepted_kinds, &full_kinds, &seen, &keys, &fetch],
+        )?;
+        let page_full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= fetch;
+        let mut passed_over = false;
+        for row in &rows {
+            let record = task_from_row(row)?;
+            seen.push(record.id.to_string());
+            if budget.remaining == 0 {
+                passed_over = true;
+                continue;
+            }
+            let kind_left = budget.kind_left(&record.kind);
+            let key_busy =
+                record.concurrency_key.as_ref().is_some_and(|key| busy_keys.contains(key));
+            if kind_left == Some(0) || key_busy {
+                passed_over = true;
+                continue;
+            }
+            let next = transition::claim(
+                &record,
+                &request.runner,
+                LeaseToken::generate(),
+                request.lease,
+                now,
+            )
+            .map_err(|refusal| StoreError::refused(&record.id, refusal))?;
+            if let Some(key) = &next.concurrency_key {
+                busy_keys.insert(key.clone());
+            }
+            if let Some(left) = budget.per_kind.get_mut(&next.kind) {
+                *left -= 1;
+                if *left == 0 {
+                    full_kinds.push(next.kind.clone());
+                }
+            }
+            budget.remaining -= 1;
+            claimed.push((record, next));
+        }
+        if !page_full || !passed_over {
+            break;
+        }
+    }
+    let mut updates = UpdateArrays::default();
+    for (old, new) in &claimed {
+        updates.push(old, new);
+    }
+    write(db, sql, &updates, &[]).map_err(|err| match unique_violation(&err) {
+        // Another process claimed a task with one of our concurrency keys and committed first.
+        Some(_) => OpError::Retry,
+        None => err.into(),
+    })?;
+    Ok(claimed.into_iter().map(|(_, new)| new).collect())
+}
+
+/// Takes the limit locks, counts what they cap, and resolves the budget of this call;
+/// `None` when nothing may be claimed.
+fn budget(db: &mut impl Db, sql: &Sql, request: &ClaimRequest) -> Result<Option<Budget>, OpError> {
+    let mut remaining = request.limit;
+    if let Some(max) = request.max_active {
+        db.query(&sql.lock_global_limit, &[&sql.scope("*")])?;
+        let rows = db.query(&sql.count_active, &[])?;
+        let active: i64 = rows.first().map_or(0, |row| row.get(0));
+        let left = i64::from(max).saturating_sub(active).max(0);
+        remaining = remaining.min(u32::try_from(left).unwrap_or(u32::MAX));
+    }
+    let mut per_kind = HashMap::new();
+    if let KindSelector::Only(kinds) = &request.kinds {
+        let limited: Vec<String> = kinds
+            .iter()
+            .filter(|claim| claim.max_active.is_some())
+            .map(|claim| claim.kind.clone())
+            .collect();
+        let mut active: HashMap<String, i64> = HashMap::new();
+        if !limited.is_empty() {
+            let scopes: Vec<String> =
+                limited.iter().map(|kind| sql.scope(&format!("kind/{kind}"))).collect();
+            db.query(&sql.lock_kind_limits, &[&scopes])?;
+            for row in db.query(&sql.count_active_kinds, &[&limited])? {
+                active.insert(row.get(0), row.get(1));
+            }
+        }
+        let mut resolved: HashSet<&str> = HashSet::new();
+        for claim in kinds {
+            // The first entry of a kind is the one that applies (as `ClaimRequest::kind_claim`).
+            if !resolved.insert(claim.kind.as_str()) {
+                continue;
+            }
+            let by_active = claim.max_active.map(|max| {
+                let used = active.get(&claim.kind).copied().unwrap_or(0);
+                u32::try_from(i64::from(max).saturating_sub(used).max(0)).unwrap_or(u32::MAX)
+            });
+            let left = match (claim.limit, by_active) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(left) = left {
+                per_kind.insert(claim.kind.clone(), left);
+            }
+        }
+    }
+    if remaining == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Budget { remaining, per_kind }))
+}

@@ -1,0 +1,233 @@
+//! The store's fixed SQL texts, built once from the validated [`Names`], and the batch
+//! writer every state change goes through.
+//!
+//! Every write of a task is "read the row, apply core's pure transition in Rust, write the
+//! changed columns back", guarded by the revision that was read
+//! (`WHERE t.revision = v.old_revision`): a row changed in between is not overwritten, the
+//! caller starts over. Batches are one statement over `unnest` arrays, with the steps they
+//! add inserted by the same statement, so a write and its steps commit together even without
+//! an explicit transaction.
+
+use tasks_core::{StepRecord, TaskRecord};
+
+use crate::ident::Names;
+use crate::pool::Db;
+use crate::row::{
+    DOCUMENT_COLUMNS, INSERT_COLUMNS, STEP_ARRAY_COLUMNS, StepArrays, UPDATE_COLUMNS, UpdateArrays,
+    task_columns,
+};
+
+/// The open statuses, as an SQL predicate.
+pub(crate) const OPEN: &str = "status IN ('queued', 'claimed', 'running')";
+/// The active (leased) statuses, as an SQL predicate.
+pub(crate) const ACTIVE: &str = "status IN ('claimed', 'running')";
+
+/// `unnest($first::type[], ...) AS alias(col, ...)` over `columns`, numbering from `first`.
+fn unnest(columns: &[(&str, &str)], first: usize, alias: &str) -> String {
+    let params: Vec<String> =
+        columns.iter().enumerate().map(|(i, (_, ty))| format!("${}::{ty}", first + i)).collect();
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    format!("unnest({}) AS {alias}({})", params.join(", "), names.join(", "))
+}
+
+/// The fixed SQL of one store.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    pub(crate) names: Names,
+    /// The primary-key constraint of the tasks table (unquoted), to recognise duplicate ids.
+    pub(crate) pkey: String,
+    /// `$1` id.
+    pub(crate) select_task: String,
+    /// New tasks from [`INSERT_COLUMNS`] arrays.
+    pub(crate) insert: String,
+    /// One new task with a dedupe key; inserts nothing when an open duplicate exists.
+    pub(crate) insert_dedupe: String,
+    /// `$1` kind, `$2` dedupe key: the open task blocking a duplicate.
+    pub(crate) find_dedupe: String,
+    /// `$1` kind, `$2` supersede key: open tasks of the group, locked.
+    pub(crate) lock_superseded: String,
+    /// `$1` lock scope text: exclusive and shared advisory locks of a supersede group.
+    pub(crate) lock_supersede: String,
+    pub(crate) lock_supersede_shared: String,
+    /// Updates from [`UpdateArrays`]; index `documents as usize`.
+    update: [String; 2],
+    /// Updates plus steps (returns the number of tasks updated); index `documents as usize`.
+    update_with_steps: [String; 2],
+    /// `$1` now, `$2` kinds or NULL, `$3` full kinds, `$4` ids seen, `$5` busy keys, `$6` limit.
+    /// The `OFFSET 0` keeps the key check a per-candidate lookup in the unique index: without
+    /// it the planner may hash the keys of every claimed or running task on each claim.
+    pub(crate) claim_candidates: String,
+    /// `$1` kinds: claimed-or-running counts per kind.
+    pub(crate) count_active_kinds: String,
+    /// Claimed-or-running count of the whole store.
+    pub(crate) count_active: String,
+    /// `$1` lock scope texts: the kinds' limit locks, in order.
+    pub(crate) lock_kind_limits: String,
+    /// `$1` lock scope: the store-wide limit lock.
+    pub(crate) lock_global_limit: String,
+    /// `$1` now, `$2` limit.
+    pub(crate) recover_candidates: String,
+    /// `$1` latest silent sign of life, `$2` limit.
+    pub(crate) stale_candidates: String,
+    /// `$1` channel, `$2` payload.
+    pub(crate) notify: String,
+    /// `schema.prefix`, the root of every advisory-lock scope text.
+    lock_scope_prefix: String,
+}
+
+impl Sql {
+    pub(crate) fn new(names: Names) -> Self {
+        let tasks = &names.tasks;
+        let cols = task_columns("");
+        let t_cols = task_columns("t");
+        let insert_names: Vec<&str> = INSERT_COLUMNS.iter().map(|(name, _)| *name).collect();
+        let insert_names = insert_names.join(", ");
+        let insert = format!(
+            "INSERT INTO {tasks} ({insert_names}) SELECT * FROM {}",
+            unnest(&INSERT_COLUMNS, 1, "v")
+        );
+        let insert_dedupe = format!(
+            "{insert} ON CONFLICT (kind, dedupe_key) \
+             WHERE dedupe_key IS NOT NULL AND {OPEN} AND cancel_requested_at IS NULL \
+             DO NOTHING RETURNING id"
+        );
+        let update = |documents: bool| {
+            let mut columns: Vec<(&str, &str)> = vec![("id", "text[]"), ("old_revision", "int8[]")];
+            columns.extend(UPDATE_COLUMNS);
+            if documents {
+                columns.extend(DOCUMENT_COLUMNS);
+            }
+            let sets: Vec<String> =
+                columns[2..].iter().map(|(name, _)| format!("{name} = v.{name}")).collect();
+            let sql = format!(
+                "UPDATE {tasks} AS t SET {} FROM {} WHERE t.id = v.id AND t.revision = v.old_revision",
+                sets.join(", "),
+                unnest(&columns, 1, "v")
+            );
+            (sql, columns.len())
+        };
+        let with_steps = |documents: bool| {
+            let (update, count) = update(documents);
+            let step_names: Vec<&str> = STEP_ARRAY_COLUMNS.iter().map(|(name, _)| *name).collect();
+            format!(
+                "WITH u AS ({update} RETURNING t.id), \
+                 s AS (INSERT INTO {steps} ({names}) SELECT * FROM {arrays} \
+                       WHERE s.task_id IN (SELECT id FROM u) RETURNING 1) \
+                 SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM s)",
+                steps = names.steps,
+                names = step_names.join(", "),
+                arrays = unnest(&STEP_ARRAY_COLUMNS, count + 1, "s"),
+            )
+        };
+        let scope = names.lock_scope();
+        Sql {
+            pkey: format!("{}tasks_pkey", names.prefix),
+            select_task: format!("SELECT {cols} FROM {tasks} WHERE id = $1"),
+            insert,
+            insert_dedupe,
+            find_dedupe: format!(
+                "SELECT {cols} FROM {tasks} WHERE kind = $1 AND dedupe_key = $2 \
+                 AND {OPEN} AND cancel_requested_at IS NULL"
+            ),
+            lock_superseded: format!(
+                "SELECT {cols} FROM {tasks} WHERE kind = $1 AND supersede_key = $2 AND {OPEN} \
+                 ORDER BY id FOR UPDATE"
+            ),
+            lock_supersede: format!(
+                "SELECT pg_advisory_xact_lock({}, hashtext($1::text))",
+                crate::schema::LOCK_SUPERSEDE
+            ),
+            lock_supersede_shared: format!(
+                "SELECT pg_advisory_xact_lock_shared({}, hashtext($1::text))",
+                crate::schema::LOCK_SUPERSEDE
+            ),
+            update: [update(false).0, update(true).0],
+            update_with_steps: [with_steps(false), with_steps(true)],
+            claim_candidates: format!(
+                "SELECT {t_cols} FROM {tasks} AS t \
+                 WHERE t.status = 'queued' AND t.scheduled_at <= $1 \
+                   AND ($2::text[] IS NULL OR t.kind = ANY($2::text[])) \
+                   AND NOT (t.kind = ANY($3::text[])) \
+                   AND NOT (t.id = ANY($4::text[])) \
+                   AND (t.concurrency_key IS NULL OR (NOT (t.concurrency_key = ANY($5::text[])) \
+                        AND NOT EXISTS (SELECT 1 FROM {tasks} AS a \
+                            WHERE a.concurrency_key = t.concurrency_key AND a.{ACTIVE} OFFSET 0))) \
+                 ORDER BY t.priority DESC, t.scheduled_at, t.id \
+                 LIMIT $6 FOR UPDATE OF t SKIP LOCKED"
+            ),
+            count_active_kinds: format!(
+                "SELECT kind, count(*) FROM {tasks} WHERE {ACTIVE} AND kind = ANY($1::text[]) GROUP BY kind"
+            ),
+            count_active: format!("SELECT count(*) FROM {tasks} WHERE {ACTIVE}"),
+            lock_kind_limits: format!(
+                "SELECT pg_advisory_xact_lock({}, k) FROM \
+                 (SELECT DISTINCT hashtext(s) AS k FROM unnest($1::text[]) AS s ORDER BY 1) AS keys",
+                crate::schema::LOCK_KIND_LIMIT
+            ),
+            lock_global_limit: format!(
+                "SELECT pg_advisory_xact_lock({}, hashtext($1::text))",
+                crate::schema::LOCK_GLOBAL_LIMIT
+            ),
+            recover_candidates: format!(
+                "SELECT {cols} FROM {tasks} WHERE {ACTIVE} \
+                 AND (lease_expires_at IS NULL OR lease_expires_at <= $1) \
+                 ORDER BY lease_expires_at NULLS FIRST, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+            ),
+            stale_candidates: format!(
+                "SELECT {cols} FROM {tasks} WHERE {ACTIVE} AND stale_at IS NULL \
+                 AND coalesce(last_heartbeat_at, claimed_at, updated_at) <= $1 \
+                 ORDER BY last_heartbeat_at NULLS FIRST, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+            ),
+            notify: "SELECT pg_notify($1, $2)".to_owned(),
+            lock_scope_prefix: scope,
+            names,
+        }
+    }
+
+    /// A lock-scope text under this store's scope (`schema.prefix/<rest>`).
+    pub(crate) fn scope(&self, rest: &str) -> String {
+        format!("{}/{rest}", self.lock_scope_prefix)
+    }
+}
+
+/// Writes changed tasks (and the steps they add) in one statement; returns how many tasks
+/// were updated. A task whose revision moved since it was read is left alone (and not
+/// counted), and so are its steps.
+pub(crate) fn write(
+    db: &mut impl Db,
+    sql: &Sql,
+    updates: &UpdateArrays<'_>,
+    steps: &[StepRecord],
+) -> Result<u64, postgres::Error> {
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    let documents = usize::from(updates.documents);
+    let mut params = updates.params();
+    if steps.is_empty() {
+        return db.execute(&sql.update[documents], &params);
+    }
+    let mut arrays = StepArrays::default();
+    for step in steps {
+        arrays.push(step);
+    }
+    let step_params = arrays.params();
+    params.extend(step_params.iter().copied());
+    let rows = db.query(&sql.update_with_steps[documents], &params)?;
+    let updated: i64 = rows.first().map_or(0, |row| row.get(0));
+    Ok(u64::try_from(updated).unwrap_or(0))
+}
+
+/// Writes `(as read, as changed)` pairs and their steps (see [`write`]).
+pub(crate) fn write_pairs(
+    db: &mut impl Db,
+    sql: &Sql,
+    pairs: &[(TaskRecord, TaskRecord)],
+    steps: &[StepRecord],
+) -> Result<u64, postgres::Error> {
+    let mut updates = UpdateArrays::default();
+    for (old, new) in pairs {
+        updates.push(old, new);
+    }
+    write(db, sql, &updates, steps)
+}
