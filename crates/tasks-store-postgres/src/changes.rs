@@ -179,8 +179,14 @@ impl PostgresTaskStore {
         let mut changes = Vec::with_capacity(rows.len());
         for row in &rows {
             let Some(xid) = row.get::<_, Option<String>>(3) else { continue };
-            position.deliver(number(xid)?, row.get(4));
+            let xid = number(xid)?;
+            position.deliver(xid, row.get(4));
             position.hold_running(&snapshot);
+            // Rows come in (xid, seq) order, so a pending transaction below this row that is
+            // no longer running has had all its rows delivered by now.
+            position
+                .pending
+                .retain(|pending, _| *pending >= xid || snapshot.running.contains(pending));
             let task_id: String = row.get(5);
             let revision: i64 = row.get(6);
             let deleted: bool = row.get(7);
@@ -191,13 +197,14 @@ impl PostgresTaskStore {
                 kind: if deleted { ChangeKind::Deleted } else { ChangeKind::Updated },
             });
         }
-        position.hold_running(&snapshot);
-        if i64::try_from(changes.len()).unwrap_or(i64::MAX) < limit {
-            // Everything readable was read: a pending transaction that is no longer running
-            // has been delivered in full.
-            position.pending.retain(|xid, _| snapshot.running.contains(xid));
-        }
-        Ok(ChangePage { changes, next: position.cursor() })
+        // `next` is the last change's cursor, or the one given when nothing was read (it is
+        // still exact: nothing new is settled below it).
+        let next = match (changes.last(), after) {
+            (Some(change), _) => change.cursor.clone(),
+            (None, Some(cursor)) => cursor.clone(),
+            (None, None) => position.cursor(),
+        };
+        Ok(ChangePage { changes, next })
     }
 
     pub(crate) fn feed_end(&self) -> Result<ChangeCursor, StoreError> {
@@ -218,5 +225,37 @@ impl PostgresTaskStore {
             position.pending.insert(running, 0);
         }
         Ok(position.cursor())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let mut position = Position { xid: 42, seq: 7, pending: BTreeMap::new() };
+        assert_eq!(position.cursor().as_str(), "42:7");
+        position.pending.insert(40, 0);
+        position.pending.insert(41, 3);
+        let cursor = position.cursor();
+        assert_eq!(cursor.as_str(), "42:7:40.0,41.3");
+        assert_eq!(Position::parse(&cursor), Some(position));
+        for bad in ["", "x:1", "1", "1:2:3", "1:2:3.4:5"] {
+            assert_eq!(Position::parse(&ChangeCursor::new(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn delivering_a_pending_row_keeps_the_position() {
+        let mut position = Position { xid: 50, seq: 2, pending: BTreeMap::from([(45, 0)]) };
+        position.deliver(45, 1);
+        assert_eq!((position.xid, position.seq, position.pending.get(&45)), (50, 2, Some(&1)));
+        position.deliver(51, 1);
+        assert_eq!((position.xid, position.seq), (51, 1));
+        let snapshot = Snapshot::parse("44:60:47,49").expect("snapshot");
+        position.hold_running(&snapshot);
+        assert_eq!(position.pending.keys().copied().collect::<Vec<_>>(), vec![45, 47, 49]);
+        assert_eq!(position.oldest(), (45, 1));
     }
 }

@@ -1,5 +1,5 @@
 //! Identifiers from options (schema name, table prefix): their validation and the quoted,
-//! schema-qualified [`Names`] every SQL text of the store is built from.
+//! schema-qualified `Names` every SQL text of the store is built from.
 //!
 //! Nothing from an option reaches SQL unless it is a plain identifier (`[a-z_][a-z0-9_]*`) that
 //! stays within PostgreSQL's 63-byte limit once the longest suffix this crate adds is appended,

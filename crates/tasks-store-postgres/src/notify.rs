@@ -1,7 +1,7 @@
 //! Wake-ups across processes: LISTEN/NOTIFY as a hint that tasks became claimable, never as
 //! the carrier of data, with polling as the fallback.
 //!
-//! Sending ([`Notifier`]): a write that makes a task claimable now (enqueue, release, a
+//! Sending (`Notifier`): a write that makes a task claimable now (enqueue, release, a
 //! recovered lease) only raises a flag; a background thread sends one `pg_notify` for all
 //! flags raised since its last one, then waits `notify_interval` before it may send again.
 //! So a store sends at most one notification per interval however many tasks it enqueues,
