@@ -72,6 +72,8 @@ pub struct Change {
 pub struct ChangePage {
     /// Changes in commit order.
     pub changes: Vec<Change>,
-    /// Where to read on from (the cursor of the last change, or the one given when empty).
+    /// Where to read on from: the cursor of the last change; when there is none, a position
+    /// no earlier than the one given (a store may refine it, e.g. noting that transactions it
+    /// waited for have ended).
     pub next: ChangeCursor,
 }

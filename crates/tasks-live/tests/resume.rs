@@ -59,8 +59,11 @@ fn resume_misses_nothing(test: &TestStore) {
         })
         .await;
         hub.catch_up().await.expect("caught up");
+        // The client resumes from the cursor its last message carried. The subscription's own
+        // cursor may be further on (a page with nothing for this client still advances it), so
+        // the two are not compared: either is a valid resume position.
         let cursor = client.cursor().expect("a cursor was delivered");
-        assert_eq!(subscription.cursor().as_ref(), Some(&cursor));
+        assert!(subscription.cursor().is_some(), "a feed-backed subscription has a cursor");
         drop(subscription);
         let heard = client.recorder.messages().len();
 

@@ -16,10 +16,11 @@ fn read_all(store: &dyn TaskStore, after: Option<&ChangeCursor>, page: u32) -> V
     loop {
         let read = store.read_changes(cursor.as_ref(), page).expect("read_changes succeeds");
         assert!(read.changes.len() <= page as usize, "at most `limit` changes per read");
+        // An empty read may hand back a cursor that differs from the one given (a store can
+        // note that transactions it was waiting for have ended); reading on from it must
+        // still return every change exactly once, which the callers check.
         if let Some(last) = read.changes.last() {
             assert_eq!(read.next, last.cursor, "`next` is the cursor of the last change");
-        } else if let Some(given) = &cursor {
-            assert_eq!(&read.next, given, "an empty read gives back the cursor it was given");
         }
         let done = read.changes.is_empty();
         changes.extend(read.changes);
