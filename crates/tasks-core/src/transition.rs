@@ -10,7 +10,7 @@
 //! task safe from its old worker.
 //!
 //! Input validation (sizes, percents) is not a transition's concern: the `validate_*`
-//! functions of this module and of [`limits`](crate::limits) run first, and stores call them
+//! functions of this module and of [`limits`] run first, and stores call them
 //! before touching anything.
 
 use std::time::Duration;
