@@ -276,8 +276,9 @@ pub trait TaskStore: Send + Sync {
     /// # Behavior
     ///
     /// - Stores without [`Capabilities::change_feed`] give [`StoreError::Unsupported`].
-    /// - Changes come in commit order, at most `limit`; every change after the cursor is
-    ///   returned exactly once across successive reads with `next`.
+    /// - Changes come in commit order (a store may order the changes of concurrent
+    ///   transactions by transaction instead), at most `limit`; every change after the cursor
+    ///   is returned exactly once across successive reads with `next`.
     /// - A cursor older than what the store keeps gives [`StoreError::CursorExpired`].
     fn read_changes(
         &self,
