@@ -62,12 +62,11 @@ impl State {
     }
 
     /// Deletes a task with its steps and logs the change.
-    fn delete(&mut self, id: &TaskId) -> usize {
-        let steps = self.steps.remove(id).map_or(0, |steps| steps.len());
+    fn delete(&mut self, id: &TaskId) {
+        self.steps.remove(id);
         if let Some(record) = self.tasks.remove(id) {
             self.changes.push(id, record.revision, ChangeKind::Deleted);
         }
-        steps
     }
 
     fn put_steps(&mut self, steps: Vec<StepRecord>) {

@@ -9,34 +9,53 @@ use tasks_core::{
     TransitionRefusal,
 };
 
+use std::collections::BTreeMap;
+
 use super::State;
 
 impl State {
-    /// Plans one enqueue against the current state without changing it: the outcome and the
-    /// records to store (the new task and the superseded ones).
-    pub(super) fn plan_enqueue(
+    /// The tasks as they stand with `pending` (planned, not yet stored) writes applied.
+    fn with_pending<'a>(
+        &'a self,
+        pending: &'a BTreeMap<TaskId, TaskRecord>,
+    ) -> impl Iterator<Item = &'a TaskRecord> {
+        let stored = self.tasks.iter().filter(|(id, _)| !pending.contains_key(*id));
+        stored.map(|(_, record)| record).chain(pending.values())
+    }
+
+    /// Plans one enqueue against the stored tasks overlaid with `pending` writes, without
+    /// changing anything: the outcome and the records to store (the new task and the
+    /// superseded ones).
+    fn plan_enqueue(
         &self,
+        pending: &BTreeMap<TaskId, TaskRecord>,
         task: NewTask,
         now: Timestamp,
     ) -> Result<(EnqueueOutcome, Vec<TaskRecord>), StoreError> {
         let supersede_existing = task.options.supersede_existing;
         let record = task.into_record(now)?;
         if let Some(key) = &record.dedupe_key {
-            let open = self.tasks.values().find(|other| blocks_dedupe(other, &record.kind, key));
+            // At most one open task blocks a kind and key, so the scan order does not matter.
+            let open =
+                self.with_pending(pending).find(|other| blocks_dedupe(other, &record.kind, key));
             if let Some(existing) = open {
                 return Ok((EnqueueOutcome::reused(existing.clone()), Vec::new()));
             }
         }
-        if self.tasks.contains_key(&record.id) {
+        if pending.contains_key(&record.id) || self.tasks.contains_key(&record.id) {
             return Err(InvalidInput::DuplicateId { id: record.id }.into());
         }
         let mut writes = Vec::new();
         let mut superseded_task_ids = Vec::new();
         if let (true, Some(key)) = (supersede_existing, &record.supersede_key) {
             let reason = superseded_reason(&record.id);
-            for other in
-                self.tasks.values().filter(|other| is_superseded_by(other, &record.kind, key))
-            {
+            let mut replaced: Vec<&TaskRecord> = self
+                .with_pending(pending)
+                .filter(|other| is_superseded_by(other, &record.kind, key))
+                .collect();
+            // Superseded ids are reported in id order.
+            replaced.sort_by(|a, b| a.id.cmp(&b.id));
+            for other in replaced {
                 let next = transition::request_cancel(other, Some(&reason), now)
                     .map_err(|refusal| StoreError::refused(&other.id, refusal))?;
                 superseded_task_ids.push(other.id.clone());
@@ -55,17 +74,17 @@ impl State {
         tasks: Vec<NewTask>,
         now: Timestamp,
     ) -> Result<Vec<EnqueueOutcome>, StoreError> {
-        // Plan against a scratch copy of the tasks so later tasks see earlier ones, and only
-        // commit when all are accepted.
-        let mut scratch = State { tasks: self.tasks.clone(), ..State::default() };
-        let mut outcomes = Vec::with_capacity(tasks.len());
+        // Later tasks see earlier ones through the pending overlay; nothing is stored until
+        // every task is accepted. (Cloning the whole map instead made each enqueue O(tasks).)
+        let mut pending: BTreeMap<TaskId, TaskRecord> = BTreeMap::new();
         let mut all_writes = Vec::new();
+        let mut outcomes = Vec::with_capacity(tasks.len());
         for task in tasks {
-            let (outcome, writes) = scratch.plan_enqueue(task, now)?;
-            for record in &writes {
-                scratch.tasks.insert(record.id.clone(), record.clone());
+            let (outcome, writes) = self.plan_enqueue(&pending, task, now)?;
+            for record in writes {
+                pending.insert(record.id.clone(), record.clone());
+                all_writes.push(record);
             }
-            all_writes.extend(writes);
             outcomes.push(outcome);
         }
         for record in all_writes {
