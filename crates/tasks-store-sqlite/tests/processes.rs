@@ -34,6 +34,7 @@ fn spawn(test: &str, role: &str, db: &Path, runner: &str) -> Child {
         .env(ROLE, role)
         .env(DB, db)
         .env(RUNNER, runner)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -89,6 +90,10 @@ fn read_reports(child: &mut Child, stop_after: Option<usize>) -> Vec<(String, St
 
 fn claimer(db: &str, runner: &str) {
     let store = SqliteTaskStore::open(SqliteOptions::new(db)).expect("the child opens the file");
+    // Start together: a child that starts late would find the queue already drained.
+    assert!(report("ACK READY"));
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).expect("the parent says go");
     let mut round = 0u32;
     loop {
         // Vary the batch size so the two processes interleave in every possible way.
@@ -128,19 +133,36 @@ fn two_processes_claim_each_task_exactly_once() {
     let mut children =
         [spawn(test, "claimer", &path, "proc-a"), spawn(test, "claimer", &path, "proc-b")];
     // Read both pipes at once so neither child blocks on a full pipe.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let readers: Vec<_> = children
         .iter_mut()
         .map(|child| {
             let stdout = child.stdout.take().expect("stdout is piped");
+            let ready_tx = ready_tx.clone();
             std::thread::spawn(move || {
-                BufReader::new(stdout)
-                    .lines()
-                    .map(|line| line.expect("read the child's stdout"))
-                    .filter_map(|line| ack(&line)?.strip_prefix("CLAIMED ").map(str::to_owned))
-                    .collect::<Vec<String>>()
+                let mut claimed = Vec::new();
+                for line in BufReader::new(stdout).lines() {
+                    let line = line.expect("read the child's stdout");
+                    match ack(&line) {
+                        Some("READY") => ready_tx.send(()).expect("the parent waits"),
+                        Some(report) => {
+                            claimed.extend(report.strip_prefix("CLAIMED ").map(str::to_owned));
+                        }
+                        None => {}
+                    }
+                }
+                claimed
             })
         })
         .collect();
+    // Both children have opened the file before either claims.
+    for _ in &children {
+        ready_rx.recv_timeout(Duration::from_secs(60)).expect("a child reports ready");
+    }
+    for child in &mut children {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        stdin.write_all(b"go\n").expect("tell the child to go");
+    }
     let claims: Vec<Vec<String>> =
         readers.into_iter().map(|reader| reader.join().expect("the reader thread")).collect();
     for child in &mut children {
