@@ -3,11 +3,13 @@
 //! - `cargo xtask ci`: what CI runs: fmt check, clippy with `-D warnings`, every test of every
 //!   crate on every store, and the doc build with warnings denied.
 //! - `cargo xtask bench <name>`: a benchmark (`sqlite`, `postgres`, `host`, `process`).
+//! - `cargo xtask gauntlet [...]`: the reliability gauntlet (faults, bad input, races).
 //!
 //! It depends on nothing but std, so it builds in a second.
 
 mod bench;
 mod ci;
+mod gauntlet;
 mod run;
 #[cfg(test)]
 mod tidy;
@@ -19,8 +21,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("gauntlet") => gauntlet::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench <{}>", bench::NAMES.join("|"));
+            eprintln!(
+                "usage: cargo xtask ci | bench <{}> | gauntlet [--store sqlite|postgres|all] [--quick] [--only NAME]",
+                bench::NAMES.join("|")
+            );
             return ExitCode::from(2);
         }
     };
