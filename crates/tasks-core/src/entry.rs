@@ -42,6 +42,8 @@ pub enum TaskEventEntryType {
     Heartbeat,
     /// Ours: an error in the runner itself.
     RunnerError,
+    /// Ours: a condition the store reported (a long transaction...).
+    RunnerWarning,
     /// Ours: a retention pass.
     Retention,
 }
@@ -197,6 +199,7 @@ pub fn normalize_host_event_entry(event: &TaskHostEvent) -> TaskEventEntry {
         H::RetentionCompleted => (E::Retention, StepLevel::Info, "Retention policy applied"),
         // A runner error, or a task event without the task's id and kind (malformed).
         H::RunnerError => (E::RunnerError, StepLevel::Error, "Task runner error"),
+        H::RunnerWarning => (E::RunnerWarning, StepLevel::Warn, "Task store warning"),
         _ => (E::RunnerError, StepLevel::Error, "Task host event without a task"),
     };
     let mut metadata = JsonObject::new();

@@ -184,6 +184,15 @@ pub enum TransitionRefusal {
     /// The task reported recently, or is already marked stale.
     #[error("the task is not silent long enough to be stale, or already stale")]
     NotSilent,
+    /// Running the task again would make two open tasks of one kind share a dedupe key: the
+    /// key is held by another open task.
+    #[error("its dedupe key {key:?} is held by open task {holder}")]
+    DedupeKeyHeld {
+        /// The dedupe key.
+        key: String,
+        /// The open task that holds it.
+        holder: TaskId,
+    },
 }
 
 /// What kind of failure a [`StoreError`] is; tests and callers match on this.

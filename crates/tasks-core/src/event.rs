@@ -183,6 +183,11 @@ pub enum HostEventType {
     /// Something went wrong in the runner itself (a store error in a loop, say). Ours.
     #[serde(rename = "runner:error")]
     RunnerError,
+    /// The store reported a condition that slows it down or puts its promises at risk (see
+    /// [`TaskStore::warnings`](crate::TaskStore::warnings)); `message` says what, `error.code`
+    /// the warning's code. Ours.
+    #[serde(rename = "runner:warning")]
+    RunnerWarning,
     /// A task was enqueued.
     #[serde(rename = "task:enqueued")]
     TaskEnqueued,
@@ -282,10 +287,11 @@ pub struct TaskHostEvent {
 
 impl HostEventType {
     /// Every host event type.
-    pub const ALL: [HostEventType; 18] = [
+    pub const ALL: [HostEventType; 19] = [
         HostEventType::RunnerStarted,
         HostEventType::RunnerStopped,
         HostEventType::RunnerError,
+        HostEventType::RunnerWarning,
         HostEventType::TaskEnqueued,
         HostEventType::TaskClaimed,
         HostEventType::TaskStarted,
@@ -378,6 +384,7 @@ impl TaskHostEvent {
             H::RunnerStarted
             | H::RunnerStopped
             | H::RunnerError
+            | H::RunnerWarning
             | H::TaskHeartbeat
             | H::TaskStaleRequeued
             | H::RetentionCompleted => return None,

@@ -9,7 +9,8 @@
 //!
 //! - Values: [`timestamp`], [`id`], [`status`] (statuses and lifecycle states), [`record`],
 //!   [`snapshot`] (with progress), [`step`], [`error`], [`aggregate`].
-//! - Commands and reads: [`enqueue`], [`lease`] (claiming), [`query`], [`retention`],
+//! - Commands and reads: [`enqueue`], [`lease`] (claiming), [`finish`] (a lease holder's
+//!   final write, batched), [`query`], [`retention`],
 //!   [`change`] (the change feed).
 //! - Rules: [`transition`] (one pure function per state-machine transition), [`retry`]
 //!   (backoff), [`limits`] (validation), [`channel`].
@@ -38,6 +39,7 @@ pub mod entry;
 pub mod error;
 pub mod event;
 pub mod executor;
+pub mod finish;
 pub mod id;
 pub mod lease;
 pub mod limits;
@@ -53,6 +55,7 @@ pub mod step;
 pub mod store;
 pub mod timestamp;
 pub mod transition;
+pub mod warning;
 
 pub use aggregate::{StateCounts, StatusCounts, TaskAggregate};
 pub use cancel::{CancelHandle, CancelSignal};
@@ -72,6 +75,7 @@ pub use event::{
 pub use executor::{
     BoxFuture, Execution, ExecutionOutcome, ReportError, TaskExecutor, TaskInvocation, TaskReporter,
 };
+pub use finish::Finish;
 pub use id::{LeaseToken, StepId, TaskId};
 pub use lease::{ClaimRequest, KindClaim, KindSelector, Lease};
 pub use live::{TaskLiveMessage, TaskSubscriptionBootstrap};
@@ -87,3 +91,4 @@ pub use status::{LifecycleState, TaskStatus};
 pub use step::{NewStep, StepKind, StepLevel, StepRecord};
 pub use store::{AppendedSteps, TaskStore, TaskStoreExt};
 pub use timestamp::Timestamp;
+pub use warning::StoreWarning;

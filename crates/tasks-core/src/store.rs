@@ -18,6 +18,7 @@ use crate::capability::Capabilities;
 use crate::change::{ChangeCursor, ChangePage};
 use crate::enqueue::{EnqueueOutcome, NewTask};
 use crate::error::{StoreError, TaskError};
+use crate::finish::Finish;
 use crate::id::TaskId;
 use crate::lease::{ClaimRequest, Lease};
 use crate::live::TaskSubscriptionBootstrap;
@@ -29,6 +30,7 @@ use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::snapshot::{ProgressUpdate, TaskSnapshot};
 use crate::step::{NewStep, StepRecord};
 use crate::timestamp::Timestamp;
+use crate::warning::StoreWarning;
 
 /// Steps appended in one call, with the task record they left behind.
 #[derive(Clone, PartialEq, Debug)]
@@ -233,6 +235,85 @@ pub trait TaskStore: Send + Sync {
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError>;
 
+    /// Runs a task again now, at an operator's request (a dashboard's "retry now").
+    ///
+    /// # Behavior
+    ///
+    /// - A queued task scheduled later becomes due now (one already due keeps its place).
+    /// - A failed or cancelled task is queued again, due now: its error, output, finish time
+    ///   and cancel request are cleared, its attempt count is kept, and `maxAttempts` is raised
+    ///   to `attempt + 1` when its attempts are used up, so it can run once more.
+    /// - An `event` step records the retry; the revision rises by one.
+    /// - A claimed, running or succeeded task gives [`StoreError::Refused`] naming its status;
+    ///   an unknown id gives [`StoreError::NotFound`]; neither changes anything.
+    /// - A failed or cancelled task whose `dedupeKey` is now held by another open task of its
+    ///   kind gives [`StoreError::Refused`] naming that task
+    ///   ([`TransitionRefusal::DedupeKeyHeld`](crate::TransitionRefusal::DedupeKeyHeld)): two
+    ///   open tasks never share a dedupe key.
+    ///
+    /// The default body gives [`StoreError::Unsupported`], for stores written before this
+    /// method; every store of this workspace implements it.
+    fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        let _ = (id, now);
+        Err(StoreError::Unsupported { operation: "retry" })
+    }
+
+    /// Starts many claimed tasks (as [`TaskStore::start`] each), for a runner that claimed a
+    /// batch.
+    ///
+    /// # Behavior
+    ///
+    /// - One result per lease, in input order, each exactly what [`TaskStore::start`] would
+    ///   return alone, applied in input order (a lease given twice starts once; the second
+    ///   gives `Refused`): a stale lease refuses only its own item.
+    /// - The outer `Err` is for the store failing as a whole; then nothing was written.
+    /// - An empty batch changes nothing and returns no result.
+    ///
+    /// The default body calls [`TaskStore::start`] once per lease, so it is not atomic: a
+    /// store failure part way leaves the items before it written. The stores of this
+    /// workspace write the whole batch in one transaction.
+    fn start_batch(
+        &self,
+        leases: &[Lease],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        Ok(leases.iter().map(|lease| self.start(lease, now)).collect())
+    }
+
+    /// Writes many final writes of lease holders (complete, fail, acknowledge a cancel), for a
+    /// runner whose attempts ended together.
+    ///
+    /// # Behavior
+    ///
+    /// - One result per finish, in input order, each exactly what the single call
+    ///   ([`TaskStore::complete`], [`TaskStore::fail`], [`TaskStore::acknowledge_cancel`])
+    ///   would return alone, applied in input order: a stale lease or an invalid output
+    ///   refuses only its own item.
+    /// - The outer `Err` is for the store failing as a whole; then nothing was written.
+    /// - An empty batch changes nothing and returns no result.
+    ///
+    /// The default body calls the single methods once per finish, so it is not atomic: a
+    /// store failure part way leaves the items before it written. The stores of this
+    /// workspace write the whole batch in one transaction.
+    fn finish_batch(
+        &self,
+        finishes: &[Finish],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        Ok(finishes
+            .iter()
+            .map(|finish| match finish {
+                Finish::Complete { lease, output } => self.complete(lease, output.clone(), now),
+                Finish::Fail { lease, error, retry_at } => {
+                    self.fail(lease, error.clone(), *retry_at, now)
+                }
+                Finish::AcknowledgeCancel { lease, reason } => {
+                    self.acknowledge_cancel(lease, reason.as_deref(), now)
+                }
+            })
+            .collect())
+    }
+
     /// Recovers up to `limit` claimed or running tasks whose lease has run out.
     ///
     /// # Behavior
@@ -297,6 +378,18 @@ pub trait TaskStore: Send + Sync {
     /// - Stores without [`Capabilities::change_feed`] give [`StoreError::Unsupported`].
     fn change_cursor(&self) -> Result<ChangeCursor, StoreError> {
         Err(StoreError::Unsupported { operation: "change_cursor" })
+    }
+
+    /// Looks for conditions that slow the store down or put its promises at risk, for a host
+    /// to report (a transaction open for minutes holding back the cleanup of dead rows, say).
+    ///
+    /// # Behavior
+    ///
+    /// - Returns what it found, nothing when all is well; it changes nothing.
+    /// - The default body finds nothing.
+    fn warnings(&self, now: Timestamp) -> Result<Vec<StoreWarning>, StoreError> {
+        let _ = now;
+        Ok(Vec::new())
     }
 }
 
@@ -435,6 +528,13 @@ macro_rules! forward_store {
             fn cancel(&self, id: &TaskId, reason: Option<&str>, now: Timestamp) -> Result<TaskRecord, StoreError> {
                 (**self).cancel(id, reason, now)
             }
+            fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> { (**self).retry(id, now) }
+            fn start_batch(&self, leases: &[Lease], now: Timestamp) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+                (**self).start_batch(leases, now)
+            }
+            fn finish_batch(&self, finishes: &[Finish], now: Timestamp) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+                (**self).finish_batch(finishes, now)
+            }
             fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
                 (**self).recover_expired(limit, now)
             }
@@ -448,6 +548,7 @@ macro_rules! forward_store {
                 (**self).read_changes(after, limit)
             }
             fn change_cursor(&self) -> Result<ChangeCursor, StoreError> { (**self).change_cursor() }
+            fn warnings(&self, now: Timestamp) -> Result<Vec<StoreWarning>, StoreError> { (**self).warnings(now) }
         }
     )+};
 }

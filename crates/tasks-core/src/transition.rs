@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use crate::error::{InvalidInput, TaskError, TransitionRefusal};
-use crate::id::{LeaseToken, StepId};
+use crate::id::{LeaseToken, StepId, TaskId};
 use crate::limits::{self, MAX_META_BYTES, MAX_PAYLOAD_BYTES};
 use crate::record::TaskRecord;
 use crate::snapshot::ProgressUpdate;
@@ -154,9 +154,25 @@ pub fn validate_progress(update: &ProgressUpdate) -> Result<(), InvalidInput> {
         limits::validate_percent(percent)?;
     }
     if let Some(label) = &update.label {
-        limits::validate_text("label", label, false)?;
+        validate_column_text("label", label, false)?;
     }
     limits::validate_object("meta", update.meta.as_ref(), MAX_META_BYTES)
+}
+
+/// Checks text that stores keep in a text column (a label, a step's message, kind and level):
+/// within [`limits::validate_text`], and without NUL, which PostgreSQL cannot store. Every
+/// store, and the host's reporter, refuse it alike, so one bad step is refused on its own
+/// instead of failing the batch it was written with.
+fn validate_column_text(
+    field: &'static str,
+    text: &str,
+    required: bool,
+) -> Result<(), InvalidInput> {
+    limits::validate_text(field, text, required)?;
+    if text.contains('\0') {
+        return Err(InvalidInput::Text { field, reason: "it holds a NUL character" });
+    }
+    Ok(())
 }
 
 /// Applies a progress update (fields left `None` keep their value) and records a sign of life.
@@ -191,12 +207,12 @@ pub fn set_progress(
 ///
 /// [`InvalidInput`] naming the field.
 pub fn validate_step(step: &NewStep) -> Result<(), InvalidInput> {
-    limits::validate_text("message", &step.message, true)?;
+    validate_column_text("message", &step.message, true)?;
     if let Some(percent) = step.percent {
         limits::validate_percent(percent)?;
     }
-    limits::validate_text("step kind", step.kind.as_str(), true)?;
-    limits::validate_text("step level", step.level.as_str(), true)?;
+    validate_column_text("step kind", step.kind.as_str(), true)?;
+    validate_column_text("step level", step.level.as_str(), true)?;
     limits::validate_object("meta", step.meta.as_ref(), MAX_META_BYTES)
 }
 
@@ -221,24 +237,24 @@ pub fn append_steps(
 
 /// Numbers `steps` after the record's last `seq` and advances it.
 fn numbered_steps(record: &mut TaskRecord, steps: &[NewStep], now: Timestamp) -> Vec<StepRecord> {
-    steps
-        .iter()
-        .map(|step| {
-            record.last_step_seq += 1;
-            StepRecord {
-                id: StepId::generate(),
-                task_id: record.id.clone(),
-                seq: record.last_step_seq,
-                attempt: record.attempt,
-                kind: step.kind.clone(),
-                level: step.level.clone(),
-                message: step.message.clone(),
-                meta: step.meta.clone(),
-                percent: step.percent,
-                created_at: now,
-            }
-        })
-        .collect()
+    steps.iter().map(|step| numbered_step(record, step, now)).collect()
+}
+
+/// Numbers one step after the record's last `seq` and advances it.
+fn numbered_step(record: &mut TaskRecord, step: &NewStep, now: Timestamp) -> StepRecord {
+    record.last_step_seq += 1;
+    StepRecord {
+        id: StepId::generate(),
+        task_id: record.id.clone(),
+        seq: record.last_step_seq,
+        attempt: record.attempt,
+        kind: step.kind.clone(),
+        level: step.level.clone(),
+        message: step.message.clone(),
+        meta: step.meta.clone(),
+        percent: step.percent,
+        created_at: now,
+    }
 }
 
 /// Checks an output document.
@@ -484,9 +500,91 @@ pub fn expire_lease(
         }
     };
     let step = NewStep::info(message).kind(StepKind::Event).level(StepLevel::Warn);
-    let steps = numbered_steps(&mut next, std::slice::from_ref(&step), now);
-    let step = steps.into_iter().next().ok_or(TransitionRefusal::LeaseLost)?;
+    let step = numbered_step(&mut next, &step, now);
     Ok((next, step))
+}
+
+/// The dedupe key a [`retry`] of `record` must find free: `Some` for a finished (failed or
+/// cancelled) task with a dedupe key, since running it again makes it open. The store looks
+/// for another open task of the record's kind holding this key
+/// ([`crate::enqueue::blocks_dedupe`]) and passes it to [`retry`].
+pub fn retry_dedupe_key(record: &TaskRecord) -> Option<&str> {
+    if record.status.is_open() { None } else { record.dedupe_key.as_deref() }
+}
+
+/// Runs a task again at an operator's request ("retry now").
+///
+/// A queued task scheduled later becomes due at `now` (one already due keeps its place). A
+/// failed or cancelled task is queued again, due at `now`: its error, output, finish time,
+/// cancel request, stale mark and lease are cleared, its attempt count is kept, and
+/// `maxAttempts` is raised to `attempt + 1` when the attempts are used up, so it can run once
+/// more. A step of kind `event` records the retry.
+///
+/// This is the only transition that changes `maxAttempts`: a store that writes back only the
+/// columns transitions change must write that one too.
+///
+/// `dedupe_holder` is another open task of the same kind that holds the record's
+/// [`retry_dedupe_key`], found by the store; reopening the record then would make two open
+/// tasks share one dedupe key, so the retry is refused.
+///
+/// # Errors
+///
+/// [`TransitionRefusal::WrongStatus`] for a claimed, running or succeeded task;
+/// [`TransitionRefusal::DedupeKeyHeld`] when `dedupe_holder` is given for a finished task.
+pub fn retry(
+    record: &TaskRecord,
+    dedupe_holder: Option<&TaskId>,
+    now: Timestamp,
+) -> Outcome<(TaskRecord, StepRecord)> {
+    let message = match record.status {
+        TaskStatus::Queued => {
+            let mut next = touched(record, now);
+            next.scheduled_at = record.scheduled_at.min(now);
+            next.retry_scheduled_at = record.retry_scheduled_at.map(|_| next.scheduled_at);
+            let message = format!(
+                "retry requested by an operator; due now (was due {})",
+                record.scheduled_at
+            );
+            return Ok(with_event(next, message, now));
+        }
+        TaskStatus::Failed | TaskStatus::Cancelled => {
+            if let (Some(key), Some(holder)) = (retry_dedupe_key(record), dedupe_holder) {
+                return Err(TransitionRefusal::DedupeKeyHeld {
+                    key: key.to_owned(),
+                    holder: holder.clone(),
+                });
+            }
+            format!(
+                "retry requested by an operator after attempt {} ended {}; queued again",
+                record.attempt,
+                record.status.as_str()
+            )
+        }
+        status => return Err(TransitionRefusal::WrongStatus { operation: "retry", status }),
+    };
+    let mut next = touched(record, now);
+    next.status = TaskStatus::Queued;
+    next.scheduled_at = now;
+    next.retry_scheduled_at = None;
+    next.error = None;
+    next.output = None;
+    next.finished_at = None;
+    next.cancel_requested_at = None;
+    next.claimed_at = None;
+    next.started_at = None;
+    next.last_heartbeat_at = None;
+    next.lease_owner = None;
+    next.stale_at = None;
+    next.stale_reason = None;
+    drop_lease(&mut next);
+    next.max_attempts = record.max_attempts.max(record.attempt.saturating_add(1));
+    Ok(with_event(next, message, now))
+}
+
+/// Appends one `event` step with `message` to `record` (already touched for this transition).
+fn with_event(mut record: TaskRecord, message: String, now: Timestamp) -> (TaskRecord, StepRecord) {
+    let step = numbered_step(&mut record, &NewStep::info(message).kind(StepKind::Event), now);
+    (record, step)
 }
 
 /// Marks a claimed or running task stale: it has shown no sign of life (claim, start,

@@ -225,8 +225,10 @@ fn runner_events_have_no_task() {
         (HostEventType::RunnerStarted, TaskEventEntryType::RunnerStarted, StepLevel::Info),
         (HostEventType::RunnerStopped, TaskEventEntryType::RunnerStopped, StepLevel::Info),
         (HostEventType::RunnerError, TaskEventEntryType::RunnerError, StepLevel::Error),
+        (HostEventType::RunnerWarning, TaskEventEntryType::RunnerWarning, StepLevel::Warn),
     ];
-    let messages = ["Task runner started", "Task runner stopped", "Task runner error"];
+    let messages =
+        ["Task runner started", "Task runner stopped", "Task runner error", "Task store warning"];
     for ((host, entry_type, level), message) in cases.into_iter().zip(messages) {
         let event = TaskHostEvent::new(host, at_secs(1)).with_runner(RUNNER);
         let entry = normalize_host_event_entry(&event);
@@ -335,6 +337,7 @@ fn every_host_event_maps_to_its_lifecycle_name() {
         (H::RunnerStarted, None),
         (H::RunnerStopped, None),
         (H::RunnerError, None),
+        (H::RunnerWarning, None),
         (H::TaskEnqueued, Some(L::Enqueued)),
         (H::TaskClaimed, Some(L::Claimed)),
         (H::TaskStarted, Some(L::Started)),

@@ -89,10 +89,11 @@ fn lifecycle_type_is_always_task_lifecycle() {
 }
 
 /// Every host event type with the spec's wire name (or ours, marked).
-const HOST_EVENT_NAMES: [(HostEventType, &str); 18] = [
+const HOST_EVENT_NAMES: [(HostEventType, &str); 19] = [
     (HostEventType::RunnerStarted, "runner:start"),
     (HostEventType::RunnerStopped, "runner:stop"),
     (HostEventType::RunnerError, "runner:error"), // ours
+    (HostEventType::RunnerWarning, "runner:warning"), // ours
     (HostEventType::TaskEnqueued, "task:enqueued"),
     (HostEventType::TaskClaimed, "task:claimed"),
     (HostEventType::TaskStarted, "task:running"),

@@ -160,6 +160,9 @@ fn progress_updates_are_validated() {
     assert!(matches!(validate_progress(&long), Err(InvalidInput::Text { field: "label", .. })));
     let huge = ProgressUpdate::default().meta(object(json!({"x": "x".repeat(MAX_META_BYTES)})));
     assert!(matches!(validate_progress(&huge), Err(InvalidInput::TooLarge { field: "meta", .. })));
+    // PostgreSQL cannot store NUL in text: every store refuses it alike.
+    let nul = ProgressUpdate::default().label("a\0b");
+    assert!(matches!(validate_progress(&nul), Err(InvalidInput::Text { field: "label", .. })));
 }
 
 #[test]
@@ -179,6 +182,12 @@ fn steps_are_validated() {
     assert!(matches!(validate_step(&level), Err(InvalidInput::Text { field: "step level", .. })));
     let deep = NewStep::info("m").meta(object(json!({"d": nested(MAX_JSON_DEPTH + 1)})));
     assert!(matches!(validate_step(&deep), Err(InvalidInput::TooDeep { field: "meta", .. })));
+    // PostgreSQL cannot store NUL in text: every store refuses it alike (JSON meta may hold it).
+    let nul = NewStep::info("before\0after");
+    assert!(matches!(validate_step(&nul), Err(InvalidInput::Text { field: "message", .. })));
+    let kind = NewStep::info("m").kind(StepKind::Custom("k\0".into()));
+    assert!(matches!(validate_step(&kind), Err(InvalidInput::Text { field: "step kind", .. })));
+    assert_eq!(validate_step(&NewStep::info("m").meta(object(json!({"nul": "\u{0}"})))), Ok(()));
 }
 
 #[test]

@@ -26,6 +26,8 @@
 pub mod child;
 pub mod env;
 pub mod executor;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod group;
 pub mod limits;
 mod lines;
@@ -38,6 +40,8 @@ mod stderr;
 pub use env::{EnvPolicy, SECRET_NAME_PARTS, is_secret_name};
 pub use executor::ProcessExecutor;
 pub use limits::OutputLimits;
-pub use outcome::{EXIT_CODE, RESULT_TOO_LARGE_CODE, SIGNAL_CODE, SPAWN_FAILED_CODE};
+pub use outcome::{
+    EXIT_CODE, RESULT_TOO_LARGE_CODE, RESULT_UNREADABLE_CODE, SIGNAL_CODE, SPAWN_FAILED_CODE,
+};
 pub use protocol::{ErrorMessage, Message, ResultMessage};
 pub use run::DRAIN_TIMEOUT;

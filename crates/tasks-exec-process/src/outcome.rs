@@ -8,7 +8,8 @@
 //! 3. an `error` line: `Failed` with its error and `retryable` flag (true when left out); an
 //!    error with code `cancelled` is `Cancelled`;
 //! 4. a `result` line cut at the line limit: `Failed`, not retryable, code
-//!    [`RESULT_TOO_LARGE_CODE`];
+//!    [`RESULT_TOO_LARGE_CODE`]; a `result` line that is not valid JSON (nested deeper than
+//!    the reader goes, say): `Failed`, not retryable, code [`RESULT_UNREADABLE_CODE`];
 //! 5. exit code 0: `Succeeded` with output `null`, so a plain program works unchanged;
 //! 6. another exit code: `Failed`, retryable, code [`EXIT_CODE`], the stderr tail as the
 //!    message (or "the process exited with code N" when stderr was empty), `details.exitCode`;
@@ -41,6 +42,17 @@ pub const SIGNAL_CODE: &str = "process_signal";
 pub const SPAWN_FAILED_CODE: &str = "spawn_failed";
 /// The code of an attempt whose `result` line was longer than the line limit.
 pub const RESULT_TOO_LARGE_CODE: &str = "result_too_large";
+/// The code of an attempt whose `result` line was not valid JSON.
+pub const RESULT_UNREADABLE_CODE: &str = "result_unreadable";
+
+/// A `result` line that could not be taken.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) enum BadResult {
+    /// Cut at the line limit.
+    Cut,
+    /// Not valid JSON; the reader's complaint.
+    Unreadable(String),
+}
 
 /// How the child's process ended.
 pub(crate) struct Exit {
@@ -61,7 +73,7 @@ pub(crate) enum Stop {
 pub(crate) fn decide(
     exit: Exit,
     declared: Option<Declared>,
-    cut_result: bool,
+    bad_result: Option<BadResult>,
     stderr_tail: &str,
     cancel: &CancelSignal,
 ) -> ExecutionOutcome {
@@ -87,13 +99,25 @@ pub(crate) fn decide(
         }
         return failed(within_limits(error), retryable);
     }
-    if cut_result {
-        return failed(
-            TaskError::new("the child's result line was longer than the line limit")
-                .with_name("ResultTooLarge")
-                .with_code(RESULT_TOO_LARGE_CODE),
-            false,
-        );
+    match bad_result {
+        Some(BadResult::Cut) => {
+            return failed(
+                TaskError::new("the child's result line was longer than the line limit")
+                    .with_name("ResultTooLarge")
+                    .with_code(RESULT_TOO_LARGE_CODE),
+                false,
+            );
+        }
+        Some(BadResult::Unreadable(reason)) => {
+            let message = format!("the child's result line is not valid JSON: {reason}");
+            return failed(
+                TaskError::new(cut_text(&message, MAX_TEXT_LEN))
+                    .with_name("ResultUnreadable")
+                    .with_code(RESULT_UNREADABLE_CODE),
+                false,
+            );
+        }
+        None => {}
     }
     let status = match exit.status {
         Ok(status) => status,

@@ -4,7 +4,10 @@
 //! Rules, in the order they apply to a line:
 //! - a line over the limit is cut: a `warn` log step notes it (and a cut `result` line is
 //!   remembered, so the attempt fails instead of passing with no output);
-//! - invalid UTF-8 is replaced by U+FFFD, a trailing `\r` dropped, a blank line skipped;
+//! - a line that looks like a `result` message but is not valid JSON (nested too deep for the
+//!   reader, say) is remembered the same way, with a `warn` log step saying why;
+//! - invalid UTF-8 and NUL bytes are replaced by U+FFFD, a trailing `\r` dropped, a blank
+//!   line skipped;
 //! - a protocol message is reported; one the host refuses (a percent over 100, an empty step
 //!   message) becomes a `warn` log step saying why;
 //! - a JSON object claiming a protocol type with fields that do not fit becomes a `warn` log
@@ -26,6 +29,7 @@ use tokio::io::AsyncBufRead;
 
 use crate::limits::OutputLimits;
 use crate::lines::{LineInfo, LineReader};
+use crate::outcome::BadResult;
 use crate::protocol::{Decoded, Message, decode, looks_like_result};
 
 /// The outcome a child declared on its stdout.
@@ -52,7 +56,8 @@ pub(crate) struct StdoutHandler {
     log_steps: u64,
     dropped_lines: u64,
     pub(crate) declared: Option<Declared>,
-    pub(crate) cut_result: bool,
+    /// The first `result` line that could not be taken.
+    pub(crate) bad_result: Option<BadResult>,
 }
 
 impl StdoutHandler {
@@ -69,7 +74,7 @@ impl StdoutHandler {
             log_steps: 0,
             dropped_lines: 0,
             declared: None,
-            cut_result: false,
+            bad_result: None,
         }
     }
 
@@ -97,7 +102,7 @@ impl StdoutHandler {
     fn handle(&mut self, raw: &[u8], info: LineInfo) {
         if info.cut {
             if looks_like_result(raw) {
-                self.cut_result = true;
+                self.bad_result.get_or_insert(BadResult::Cut);
             }
             let head = cut_text(&String::from_utf8_lossy(raw), 1024);
             let message = format!(
@@ -108,12 +113,17 @@ impl StdoutHandler {
             self.log(warn_log(message, meta));
             return;
         }
-        let text = String::from_utf8_lossy(raw);
+        let mut text = String::from_utf8_lossy(raw);
+        if text.contains('\0') {
+            // No store keeps NUL in text: it is replaced like an invalid byte.
+            text = text.replace('\0', "\u{fffd}").into();
+        }
         let text = text.strip_suffix('\r').unwrap_or(&text);
         if text.trim().is_empty() {
             return;
         }
         match decode(text) {
+            Decoded::Plain if looks_like_result(text.as_bytes()) => self.unreadable_result(text),
             Decoded::Plain => self.log(plain_log(text)),
             Decoded::Malformed { kind, reason } => {
                 let message = cut_text(
@@ -124,6 +134,21 @@ impl StdoutHandler {
             }
             Decoded::Message(message) => self.dispatch(message),
         }
+    }
+
+    /// A line claiming to be a `result` that no JSON reader takes: remembered (the attempt
+    /// fails rather than passing with no output) and noted.
+    fn unreadable_result(&mut self, text: &str) {
+        let reason = match serde_json::from_str::<serde_json::Value>(text) {
+            Err(error) => error.to_string(),
+            Ok(_) => "it is not a JSON object".to_owned(),
+        };
+        let message = cut_text(
+            &format!("a result line that is not valid JSON was ignored: {reason}: {text}"),
+            MAX_TEXT_LEN,
+        );
+        self.log(warn_log(message, json!({ "unreadableResult": reason })));
+        self.bad_result.get_or_insert(BadResult::Unreadable(reason));
     }
 
     fn dispatch(&mut self, message: Message) {

@@ -81,7 +81,7 @@ pub(crate) async fn run_attempt(config: &ProcessConfig, execution: Execution) ->
         exit
     };
     output.finish();
-    decide(exit, output.declared.take(), output.cut_result, &tail.text(), &cancel)
+    decide(exit, output.declared.take(), output.bad_result.take(), &tail.text(), &cancel)
 }
 
 /// Writes the invocation and closes stdin. A child that exits or closes stdin without

@@ -6,7 +6,8 @@ mod support;
 use serde_json::json;
 use tasks_core::{ExecutionOutcome, StepKind, StepLevel};
 use tasks_exec_process::{
-    EXIT_CODE, EnvPolicy, OutputLimits, ProcessExecutor, SIGNAL_CODE, SPAWN_FAILED_CODE,
+    EXIT_CODE, EnvPolicy, OutputLimits, ProcessExecutor, RESULT_UNREADABLE_CODE, SIGNAL_CODE,
+    SPAWN_FAILED_CODE,
 };
 
 use support::{Recorder, failure, invocation, run, run_invocation};
@@ -108,6 +109,21 @@ async fn invalid_utf8_is_replaced() {
 }
 
 #[tokio::test]
+async fn nul_bytes_are_replaced_and_an_escaped_nul_is_refused_alone() {
+    // Raw NUL bytes, in a plain line and inside a JSON string; then a NUL escaped in JSON,
+    // which decodes to a message no store keeps: that report alone is refused.
+    let script = r#"printf 'a \000 b\n'; printf '{"type":"step","message":"raw \000 nul"}\n'
+        printf '{"type":"step","message":"escaped \\u0000 nul"}\n'; printf 'after\n'"#;
+    let (outcome, recorder) = run(&sh(script), json!(null)).await;
+    assert_eq!(outcome, ExecutionOutcome::Succeeded(serde_json::Value::Null));
+    let steps = recorder.steps();
+    let texts = messages(&steps);
+    assert_eq!(&texts[..2], ["a \u{fffd} b", "raw \u{fffd} nul"]);
+    assert_eq!(steps[2].level, StepLevel::Warn, "the refusal is noted: {texts:?}");
+    assert_eq!(texts[3], "after");
+}
+
+#[tokio::test]
 async fn a_non_zero_exit_fails_with_the_stderr_tail() {
     let script = r#"
         echo 'working'
@@ -194,6 +210,22 @@ async fn long_lines_are_cut_and_noted() {
     let meta = steps[1].meta.as_ref().expect("the cut is noted");
     assert_eq!(meta.get("lineBytes"), Some(&json!(20_000)));
     assert_eq!(steps[2].message, "after");
+}
+
+#[tokio::test]
+async fn a_result_line_too_deep_to_read_fails_instead_of_passing() {
+    // 100,000 levels: no JSON reader takes it, so the child's declared result cannot be had.
+    let script = r#"printf '{"type":"result","output":'
+        yes '[' | head -n 100000 | tr -d '\n'; yes ']' | head -n 100000 | tr -d '\n'
+        printf '}\n'"#;
+    let (outcome, recorder) = run(&sh(script), json!(null)).await;
+    let (error, retryable) = failure(&outcome);
+    assert_eq!(error.code.as_deref(), Some(RESULT_UNREADABLE_CODE));
+    assert!(!retryable);
+    let steps = recorder.log_steps();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].level, StepLevel::Warn);
+    assert!(steps[0].meta.as_ref().is_some_and(|meta| meta.contains_key("unreadableResult")));
 }
 
 #[tokio::test]

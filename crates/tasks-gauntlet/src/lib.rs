@@ -6,6 +6,8 @@
 //! [`Violation`]. `cargo xtask gauntlet` runs the full variants; the `--quick` variants run in
 //! the normal test suite (`tests/quick.rs`).
 
+pub mod abuse_support;
+pub mod faults_support;
 pub mod scenarios;
 
 use std::fmt;
@@ -120,7 +122,8 @@ impl fmt::Debug for Scenario {
 }
 
 /// Runs the quick variant of the scenario named `name` on every store it applies to; the
-/// violations, one line each, as the error. For the test suite: one test per scenario.
+/// violations, one line each, as the error. For the test suite: one test per scenario. Each
+/// report is printed (the test harness shows it with `--nocapture` or on failure).
 pub fn run_quick(name: &str) -> Result<(), String> {
     let Some(scenario) = scenarios::all().into_iter().find(|scenario| scenario.name == name) else {
         return Err(format!("no scenario is named {name:?}"));
@@ -128,9 +131,15 @@ pub fn run_quick(name: &str) -> Result<(), String> {
     let failures: Vec<String> = scenario
         .stores
         .iter()
-        .filter_map(|&store| {
-            let violation = (scenario.run)(&Ctx { store, quick: true }).err()?;
-            Some(format!("{name} [{store}]: {violation}"))
+        .filter_map(|&store| match (scenario.run)(&Ctx { store, quick: true }) {
+            Ok(report) => {
+                println!("ok   {name} [{store}]");
+                for line in &report.lines {
+                    println!("       {line}");
+                }
+                None
+            }
+            Err(violation) => Some(format!("{name} [{store}]: {violation}")),
         })
         .collect();
     if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }

@@ -4,9 +4,20 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use tasks_gauntlet::abuse_support::fuzz;
+use tasks_gauntlet::faults_support::{worker, worker_main};
 use tasks_gauntlet::{Ctx, StoreKind, scenarios};
 
 fn main() -> ExitCode {
+    // The fault scenarios start this very binary as their worker processes.
+    let all_args: Vec<String> = std::env::args().skip(1).collect();
+    if all_args.first().map(String::as_str) == Some(worker::WORKER_SUBCOMMAND) {
+        return worker_main::main(&all_args[1..]);
+    }
+    // The fuzz scenario starts it as its fuzzing child.
+    if all_args.first().map(String::as_str) == Some(fuzz::child::SUBCOMMAND) {
+        return fuzz::child::main(&all_args[1..]);
+    }
     let mut stores = StoreKind::ALL.to_vec();
     let mut quick = false;
     let mut only: Option<String> = None;

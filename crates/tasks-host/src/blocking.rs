@@ -66,6 +66,24 @@ impl StoreCaller {
             }),
         }
     }
+
+    /// Runs `call` with the store and the clock on a blocking thread, without waiting for it:
+    /// for a loop that answers its callers itself and reads the time before each of its store
+    /// calls (a burst writer). A panic in `call` ends it there; `call` must leave its shared
+    /// state right on unwinding (a drop guard).
+    ///
+    /// Returns `false`, without running `call`, when there is no store any more.
+    pub(crate) fn spawn_session<F>(&self, call: F) -> bool
+    where
+        F: FnOnce(&dyn TaskStore, &dyn Clock) + Send + 'static,
+    {
+        let Some(store) = self.holder.store.clone() else { return false };
+        let clock = Arc::clone(&self.clock);
+        // The handle is dropped: the loop answers its callers, and tokio keeps a panic to the
+        // blocking thread. `store` (this clone) is dropped on the blocking thread.
+        drop(tokio::task::spawn_blocking(move || call(&*store, &*clock)));
+        true
+    }
 }
 
 impl Drop for StoreHolder {
@@ -83,6 +101,59 @@ impl Drop for StoreHolder {
             }
         } else {
             drop(store);
+        }
+    }
+}
+
+/// A copy of `error` for one more caller, when one store answer goes to several (a batch that
+/// failed as a whole): the same variant and fields, the backend's own `source` left out.
+pub(crate) fn copy_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::InvalidInput(invalid) => StoreError::InvalidInput(invalid.clone()),
+        StoreError::NotFound { id } => StoreError::NotFound { id: id.clone() },
+        StoreError::LeaseLost { id } => StoreError::LeaseLost { id: id.clone() },
+        StoreError::Refused { id, refusal } => {
+            StoreError::Refused { id: id.clone(), refusal: refusal.clone() }
+        }
+        StoreError::Unsupported { operation } => StoreError::Unsupported { operation },
+        StoreError::CursorExpired { cursor } => {
+            StoreError::CursorExpired { cursor: cursor.clone() }
+        }
+        StoreError::Unavailable { message, .. } => {
+            StoreError::Unavailable { message: message.clone(), source: None }
+        }
+        StoreError::Schema { message } => StoreError::Schema { message: message.clone() },
+        StoreError::Backend { message, .. } => {
+            StoreError::Backend { message: message.clone(), source: None }
+        }
+        // A variant added later: keep its text; its kind is the catch-all.
+        other => StoreError::Backend { message: other.to_string(), source: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tasks_core::TaskId;
+
+    use super::*;
+
+    #[test]
+    fn copied_errors_keep_their_kind_and_text() {
+        let id = TaskId::generate();
+        let originals = [
+            StoreError::LeaseLost { id: id.clone() },
+            StoreError::NotFound { id },
+            StoreError::Unavailable {
+                message: "connection refused".into(),
+                source: Some("io".into()),
+            },
+            StoreError::Backend { message: "disk full".into(), source: None },
+            StoreError::Unsupported { operation: "finish_batch" },
+        ];
+        for original in &originals {
+            let copy = copy_error(original);
+            assert_eq!(copy.kind(), original.kind());
+            assert_eq!(copy.to_string(), original.to_string());
         }
     }
 }

@@ -1,21 +1,31 @@
 //! The claim loop: waits for a reason to claim (a local enqueue, a store notification, a slot
 //! freed after a claim that filled every slot, a retry or delayed task coming due, the poll
 //! interval) and a free slot, then claims as many tasks as it has free slots in one store call,
-//! and starts an attempt for each.
+//! hands them all to the start writer together (one `start_batch`), and gives each to an
+//! attempt, which waits for its start.
 //!
 //! The request names only the kinds registered here (`KindSelector::Only`), each limited to its
 //! free slots on this host (`KindClaim::limit`) and to its store-wide cap (`max_active`, when
 //! the registration sets one); the request's own limit is the host's free slots.
+//!
+//! Starts are written beside the loop (see `crate::burst`), so the next claim need not wait for
+//! them. A task claimed just as the host began to stop is not started (its attempt gives it
+//! back); a task of a kind this host has no handler for is not started either (its attempt
+//! fails it).
 
 use std::sync::Arc;
 
 use tasks_core::lease::MAX_CLAIM_BATCH;
-use tasks_core::{ClaimRequest, HostEventType, KindClaim, KindSelector, TaskRecord};
+use tasks_core::{
+    ClaimRequest, HostEventType, KindClaim, KindSelector, Lease, TaskRecord, TaskStore,
+};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
-use crate::attempt::{Attempt, drive};
+use crate::attempt::{Attempt, Start, drive};
+use crate::burst::StartWriter;
 use crate::inner::{Inner, lock};
+use crate::registration::HandlerRegistration;
 
 /// Runs until the host stops.
 pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
@@ -43,23 +53,37 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
                 }
             }
         }
+        // Final writes made by now free their slots within two writes at most (the burst in
+        // flight, then the one they wait for): wait for them, so this claim takes those slots
+        // too instead of leaving them to a second, smaller claim. Bursts begun later are not
+        // waited for, so a busy writer cannot hold claims back for long.
+        if let Some(ticket) = inner.finishes.pending_burst() {
+            tokio::select! {
+                () = inner.finishes.landed(ticket) => {}
+                _ = shutdown.changed() => continue,
+            }
+            // Let the attempts the burst answered end and give their slots back first.
+            tokio::task::yield_now().await;
+        }
         let Some(request) = claim_request(&inner) else { continue };
-        let asked = request.clone();
         let teller = Arc::clone(&inner);
-        let claim = move |store: &dyn tasks_core::TaskStore, now| {
+        let claim = move |store: &dyn TaskStore, now| {
             let records = store.claim(&request, now)?;
             for record in &records {
                 teller.emit_task(HostEventType::TaskClaimed, record);
             }
-            Ok(records)
+            let saturated = saturated(&request, &records);
+            // Handed over from here, the blocking thread, so the start is on its way before
+            // this thread is back on the runtime.
+            Ok((saturated, start_claimed(&teller, records)))
         };
         match inner.store.call(claim).await {
-            Ok(records) => {
-                if saturated(&asked, &records) {
+            Ok((saturated, claimed)) => {
+                if saturated {
                     // More may be waiting: claim again as soon as a slot frees up.
                     inner.waker.set_pending();
                 }
-                launch(&inner, records);
+                launch(&inner, claimed);
             }
             Err(error) => inner.emit_store_error("claiming tasks", None, &error),
         }
@@ -113,14 +137,45 @@ fn saturated(request: &ClaimRequest, records: &[TaskRecord]) -> bool {
     })
 }
 
+/// A task this host claimed, on its way to its attempt.
+struct Claimed {
+    record: TaskRecord,
+    lease: Lease,
+    registration: Option<Arc<HandlerRegistration>>,
+    start: Start,
+}
+
+/// Hands the claimed tasks that should run here to the start writer, together, so they share
+/// one `start_batch`.
+fn start_claimed(inner: &Arc<Inner>, records: Vec<TaskRecord>) -> Vec<Claimed> {
+    let mut claimed: Vec<Claimed> = records
+        .into_iter()
+        .filter_map(|record| {
+            let lease = record.lease()?;
+            let registration = inner.handler(&record.kind);
+            Some(Claimed { record, lease, registration, start: Start::NotStarted })
+        })
+        .collect();
+    if inner.is_stopping() {
+        return claimed;
+    }
+    let to_start: Vec<usize> =
+        (0..claimed.len()).filter(|&index| claimed[index].registration.is_some()).collect();
+    let leases: Vec<Lease> = to_start.iter().map(|&index| claimed[index].lease.clone()).collect();
+    let pending = StartWriter::submit(inner, leases);
+    for (index, pending) in to_start.into_iter().zip(pending) {
+        claimed[index].start = Start::Pending(pending);
+    }
+    claimed
+}
+
 /// Starts an attempt for each claimed task.
-pub(crate) fn launch(inner: &Arc<Inner>, records: Vec<TaskRecord>) {
-    for record in records {
-        let Some(lease) = record.lease() else { continue };
-        let registration = inner.handler(&record.kind);
-        let attempt = Arc::new(Attempt::new(record.clone(), lease));
-        lock(&inner.slots).acquire(&record.kind);
-        lock(&inner.running).insert((record.id.clone(), record.attempt), Arc::clone(&attempt));
-        tokio::spawn(drive(Arc::clone(inner), attempt, registration));
+fn launch(inner: &Arc<Inner>, claimed: Vec<Claimed>) {
+    for Claimed { record, lease, registration, start } in claimed {
+        let attempt = Arc::new(Attempt::new(record, lease));
+        lock(&inner.slots).acquire(&attempt.kind);
+        let key = (attempt.id.clone(), attempt.number);
+        lock(&inner.running).insert(key, Arc::clone(&attempt));
+        tokio::spawn(drive(Arc::clone(inner), attempt, registration, start));
     }
 }

@@ -13,6 +13,7 @@ use tasks_core::{
     RetentionReport, SnapshotOptions, SnapshotQuery, StepQuery, StepRecord, SubscriptionQuery,
     TaskAggregate, TaskFilter, TaskHostEvent, TaskId, TaskLifecycleEvent, TaskListQuery,
     TaskRecord, TaskSnapshot, TaskStatus, TaskStore, TaskStoreExt, TaskSubscriptionBootstrap,
+    Timestamp,
 };
 
 use crate::attempt::StopCause;
@@ -25,8 +26,33 @@ use crate::registration::HandlerRegistration;
 use crate::state::HostState;
 use crate::wake::ClaimWaker;
 
-/// Tells listeners about enqueues, from the blocking thread right after the store answered:
-/// before any host can claim the tasks, so `enqueued` always comes before `claimed`.
+/// After the store accepted enqueues, on the blocking thread right after it answered: tells
+/// listeners (before any host can claim the tasks, so `enqueued` always comes before `claimed`),
+/// then wakes the claim loop for tasks due now, a hop sooner than the caller's task could, or
+/// sets a wake-up for when delayed ones come due. Reused tasks and kinds without a handler here
+/// wake nothing.
+fn enqueued_now(inner: &Inner, outcomes: &[EnqueueOutcome], now: Timestamp) {
+    tell_enqueued(inner, outcomes);
+    let mut wake_now = false;
+    for outcome in outcomes {
+        if outcome.disposition == EnqueueDisposition::Reused
+            || inner.handler(&outcome.task.kind).is_none()
+        {
+            continue;
+        }
+        let due_in = outcome.task.scheduled_at.duration_since(now);
+        if due_in.is_zero() {
+            wake_now = true;
+        } else {
+            inner.waker.wake_after(due_in);
+        }
+    }
+    if wake_now {
+        inner.waker.wake();
+    }
+}
+
+/// Tells listeners about enqueues.
 fn tell_enqueued(inner: &Inner, outcomes: &[EnqueueOutcome]) {
     for outcome in outcomes {
         inner.emit_task_with(HostEventType::TaskEnqueued, &outcome.task, |event| {
@@ -146,7 +172,7 @@ impl TaskHost {
         let teller = Arc::clone(&self.inner);
         let enqueue = move |store: &dyn TaskStore, now| {
             let outcome = store.enqueue(task, now)?;
-            tell_enqueued(&teller, std::slice::from_ref(&outcome));
+            enqueued_now(&teller, std::slice::from_ref(&outcome), now);
             Ok(outcome)
         };
         let outcome = self.inner.store.call(enqueue).await?;
@@ -167,7 +193,7 @@ impl TaskHost {
         let teller = Arc::clone(&self.inner);
         let enqueue = move |store: &dyn TaskStore, now| {
             let outcomes = store.enqueue_batch(tasks, now)?;
-            tell_enqueued(&teller, &outcomes);
+            enqueued_now(&teller, &outcomes, now);
             Ok(outcomes)
         };
         let outcomes = self.inner.store.call(enqueue).await?;
@@ -187,29 +213,13 @@ impl TaskHost {
         task
     }
 
-    /// After an enqueue: superseded tasks told, the claim loop woken.
+    /// After an enqueue: the superseded tasks' attempts running here told to stop.
     async fn enqueued(&self, outcomes: &[EnqueueOutcome]) {
-        let inner = &self.inner;
-        let now = inner.store.now();
-        let mut wake_now = false;
-        let mut superseded = Vec::new();
-        for outcome in outcomes {
-            if outcome.disposition == EnqueueDisposition::Reused {
-                continue;
-            }
-            superseded.extend(outcome.superseded_task_ids.iter().cloned());
-            if inner.handler(&outcome.task.kind).is_some() {
-                let due_in = outcome.task.scheduled_at.duration_since(now);
-                if due_in.is_zero() {
-                    wake_now = true;
-                } else {
-                    inner.waker.wake_after(due_in);
-                }
-            }
-        }
-        if wake_now {
-            inner.waker.wake();
-        }
+        let superseded: Vec<TaskId> = outcomes
+            .iter()
+            .filter(|outcome| outcome.disposition != EnqueueDisposition::Reused)
+            .flat_map(|outcome| outcome.superseded_task_ids.iter().cloned())
+            .collect();
         if !superseded.is_empty() {
             self.superseded(superseded).await;
         }

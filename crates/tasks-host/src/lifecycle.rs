@@ -16,7 +16,7 @@ use crate::attempt::StopCause;
 use crate::claim::claim_loop;
 use crate::error::HostError;
 use crate::inner::{Inner, lock};
-use crate::maintenance::{recovery_loop, retention_loop, watchdog_loop};
+use crate::maintenance::{health_loop, recovery_loop, retention_loop, watchdog_loop};
 use crate::state::HostStatus;
 
 /// The host's lifecycle state and the handles of its loops.
@@ -51,7 +51,8 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), HostError> {
             tokio::spawn(claim_loop(Arc::clone(inner), receiver.clone())),
             tokio::spawn(watchdog_loop(Arc::clone(inner), receiver.clone())),
             tokio::spawn(recovery_loop(Arc::clone(inner), receiver.clone())),
-            tokio::spawn(retention_loop(Arc::clone(inner), receiver)),
+            tokio::spawn(retention_loop(Arc::clone(inner), receiver.clone())),
+            tokio::spawn(health_loop(Arc::clone(inner), receiver)),
         ];
         run.shutdown = Some(shutdown);
         run.status = HostStatus::Running;

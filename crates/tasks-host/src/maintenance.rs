@@ -1,6 +1,6 @@
 //! The maintenance loops every host runs while started: the watchdog (marks silent tasks
-//! stale), lease recovery (requeues or fails tasks whose runner stopped renewing its lease) and
-//! retention (compacts on its interval). They act on the whole store, so any host sharing it
+//! stale), lease recovery (requeues or fails tasks whose runner stopped renewing its lease),
+//! retention (compacts on its interval) and the health check (reports the store's warnings). They act on the whole store, so any host sharing it
 //! recovers the tasks of one that died.
 
 use std::sync::Arc;
@@ -116,6 +116,31 @@ fn tell_recovered(inner: &Inner, records: &[TaskRecord]) {
     if !records.is_empty() {
         let count = records.len() as u64;
         inner.emit_runner(HostEventType::TaskStaleRequeued, |event| event.count = Some(count));
+    }
+}
+
+/// Asks the store for warnings on the health check interval, and reports each as a
+/// `runner:warning` event (every time it is found, for as long as the condition lasts).
+pub(crate) async fn health_loop(inner: Arc<Inner>, shutdown: watch::Receiver<bool>) {
+    let period = inner.options.health_check_interval;
+    every(period, shutdown, || check_health(&inner)).await;
+}
+
+async fn check_health(inner: &Arc<Inner>) {
+    match inner.store.call(|store, now| store.warnings(now)).await {
+        Ok(warnings) => {
+            for warning in warnings {
+                inner.emit_runner(HostEventType::RunnerWarning, |event| {
+                    event.error = Some(
+                        tasks_core::TaskError::new(warning.message.clone())
+                            .with_name("StoreWarning")
+                            .with_code(warning.code),
+                    );
+                    event.message = Some(warning.message);
+                });
+            }
+        }
+        Err(error) => inner.emit_store_error("checking the store's health", None, &error),
     }
 }
 

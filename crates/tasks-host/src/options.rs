@@ -1,6 +1,7 @@
 //! [`RunnerOptions`]: how one host runs: its runner id, concurrency, lease and heartbeat, how
-//! often it polls, the watchdog, lease recovery, retention, how it stops, and how often it
-//! writes progress. Every duration is validated when the host is built.
+//! often it polls, the watchdog, lease recovery, retention, how it stops, how often it writes
+//! progress, and how many steps one attempt may report. Every option is validated when the
+//! host is built.
 
 use std::time::Duration;
 
@@ -50,6 +51,10 @@ pub struct RunnerOptions {
     pub retention_policy: Option<RetentionPolicy>,
     /// How often retention runs. Default 60 s.
     pub retention_interval: Duration,
+    /// How often the host asks its store for warnings (a long-open transaction slowing claims
+    /// down, say: see `TaskStore::warnings`) and reports each as a `runner:warning` event.
+    /// Default 30 s.
+    pub health_check_interval: Duration,
     /// How long `stop` lets running tasks finish before cancelling and releasing them.
     /// Default 10 s.
     pub stop_timeout: Duration,
@@ -57,11 +62,20 @@ pub struct RunnerOptions {
     /// waiting for it (it is then reported cancelled, timed out or released). Default 5 s.
     pub cancel_grace: Duration,
     /// Progress is written at most once per this interval (the latest update wins), and always
-    /// before the task finishes; steps are batched on the same beat and never dropped. Zero
-    /// writes every report as it comes. Default 200 ms.
+    /// before the task finishes; steps are batched on the same beat and never dropped within
+    /// the step limits below. Zero writes every report as it comes. Default 200 ms.
     pub progress_flush_interval: Duration,
     /// Attempts of a task whose enqueue and handler say nothing. Default 3.
     pub default_max_attempts: u32,
+    /// Steps one attempt may report per second, on average (`None`: no limit). Default 1,000.
+    /// Steps past the limit are dropped and counted; the next batch written ends with one
+    /// `warn` log step saying how many (`meta.droppedSteps`). Protects the store and the
+    /// host's memory from a task that floods its log.
+    pub max_steps_per_second: Option<u32>,
+    /// Steps one attempt may report at once before [`RunnerOptions::max_steps_per_second`]
+    /// applies, and most steps waiting for their write (more are dropped while the store falls
+    /// behind). Default 1,000.
+    pub step_burst: u32,
 }
 
 impl Default for RunnerOptions {
@@ -78,10 +92,13 @@ impl Default for RunnerOptions {
             stale_scan_limit: 100,
             retention_policy: None,
             retention_interval: Duration::from_secs(60),
+            health_check_interval: Duration::from_secs(30),
             stop_timeout: Duration::from_secs(10),
             cancel_grace: Duration::from_secs(5),
             progress_flush_interval: Duration::from_millis(200),
             default_max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_steps_per_second: Some(1_000),
+            step_burst: 1_000,
         }
     }
 }
@@ -126,6 +143,8 @@ impl RunnerOptions {
         retention_policy: Option<RetentionPolicy>,
         /// Sets the retention interval.
         retention_interval: Duration,
+        /// Sets how often the store is asked for warnings.
+        health_check_interval: Duration,
         /// Sets the stop timeout.
         stop_timeout: Duration,
         /// Sets the cancel grace.
@@ -134,6 +153,10 @@ impl RunnerOptions {
         progress_flush_interval: Duration,
         /// Sets the default attempts.
         default_max_attempts: u32,
+        /// Sets (or turns off) the step rate limit of one attempt.
+        max_steps_per_second: Option<u32>,
+        /// Sets the step burst of one attempt.
+        step_burst: u32,
     }
 
     /// Checks the options.
@@ -167,11 +190,14 @@ impl RunnerOptions {
         range(!self.stale_scan_interval.is_zero(), "staleScanInterval", "longer than zero")?;
         range(self.stale_scan_limit >= 1, "staleScanLimit", "at least 1")?;
         range(!self.retention_interval.is_zero(), "retentionInterval", "longer than zero")?;
+        range(!self.health_check_interval.is_zero(), "healthCheckInterval", "longer than zero")?;
         range(
             (1..=MAX_ATTEMPTS_LIMIT).contains(&self.default_max_attempts),
             "defaultMaxAttempts",
             "from 1 to 1000",
-        )
+        )?;
+        range(self.max_steps_per_second != Some(0), "maxStepsPerSecond", "at least 1")?;
+        range(self.step_burst >= 1, "stepBurst", "at least 1")
     }
 }
 
@@ -188,5 +214,11 @@ mod tests {
         assert!(matches!(bad.validate(), Err(InvalidInput::Range { field: "concurrency", .. })));
         let bad = RunnerOptions::default().runner_id("  ");
         assert!(matches!(bad.validate(), Err(InvalidInput::Text { field: "runnerId", .. })));
+        let bad = RunnerOptions::default().max_steps_per_second(Some(0));
+        let field = "maxStepsPerSecond";
+        assert!(matches!(bad.validate(), Err(InvalidInput::Range { field: f, .. }) if f == field));
+        let bad = RunnerOptions::default().step_burst(0);
+        assert!(matches!(bad.validate(), Err(InvalidInput::Range { field: "stepBurst", .. })));
+        assert!(RunnerOptions::default().max_steps_per_second(None).validate().is_ok());
     }
 }

@@ -8,11 +8,21 @@
 //!    exactly the rows it returns, and concurrent claimers skip each other's rows instead of
 //!    waiting. Candidates whose concurrency key is held by a claimed or running task are
 //!    filtered out in the same statement.
-//! 3. In Rust, walk the candidates applying the per-call, per-kind and store-wide limits and
-//!    the one-task-per-concurrency-key rule within the batch, and apply core's
-//!    `transition::claim` to each one taken. When some candidates were passed over and the
-//!    page was full, select again excluding them (a few rounds at most).
-//! 4. Write the batch back in one statement and commit.
+//! 3. In Rust, walk the candidates (their id, kind and concurrency key only) applying the
+//!    per-call, per-kind and store-wide limits and the one-task-per-concurrency-key rule
+//!    within the batch. When some candidates were passed over and the page was full, select
+//!    again excluding them (a few rounds at most).
+//! 4. Claim the ones taken in one statement, `UPDATE ... FROM unnest(ids, tokens)`, which
+//!    returns the claimed tasks, and commit.
+//!
+//! The update is core's `transition::claim` written in SQL (as the `fast` module does for the
+//! frequent worker writes), applied to tasks the selection found queued and due and locked:
+//! the attempt raised, claimed now by the runner with a fresh lease token (made in Rust, one
+//! per task), the lease running `lease` from now, start, finish, retry time and stale mark
+//! cleared, a sign of life, one revision more. Doing it in SQL saves reading every column of
+//! the candidates and sending them back as arrays: the candidates are read narrow, and the
+//! claimed rows come back once, from `RETURNING`. The conformance suite and the model-based
+//! test compare the records with core's transition.
 //!
 //! The partial unique index on `concurrency_key` over claimed or running tasks is the final
 //! guard: two processes claiming different tasks with the same key at the same moment cannot
@@ -31,13 +41,12 @@
 use std::collections::{HashMap, HashSet};
 
 use tasks_core::lease::MAX_CLAIM_BATCH;
-use tasks_core::transition;
 use tasks_core::{ClaimRequest, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp};
 
-use crate::error::unique_violation;
+use crate::error::{corrupt, unique_violation};
 use crate::pool::{BEGIN_CLAIM, Db, OpError, Tx};
-use crate::row::{UpdateArrays, task_from_row};
-use crate::sql::{Sql, write};
+use crate::row::{TASK_COLUMNS, task_from_row};
+use crate::sql::Sql;
 use crate::store::{Durability, PostgresTaskStore};
 
 /// Most selection rounds of one claim.
@@ -95,7 +104,7 @@ fn claim_in(
         .collect();
     let mut seen: Vec<String> = Vec::new();
     let mut busy_keys: HashSet<String> = HashSet::new();
-    let mut claimed: Vec<(TaskRecord, TaskRecord)> = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
     let now_ms = now.as_millis();
     for _ in 0..MAX_ROUNDS {
         if budget.remaining == 0 {
@@ -110,53 +119,78 @@ fn claim_in(
         let page_full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= fetch;
         let mut passed_over = false;
         for row in &rows {
-            let record = task_from_row(row)?;
-            seen.push(record.id.to_string());
+            let candidate = Candidate::from_row(row)?;
+            seen.push(candidate.id.clone());
             if budget.remaining == 0 {
                 passed_over = true;
                 continue;
             }
-            let kind_left = budget.kind_left(&record.kind);
-            let key_busy =
-                record.concurrency_key.as_ref().is_some_and(|key| busy_keys.contains(key));
+            let kind_left = budget.kind_left(&candidate.kind);
+            let key_busy = candidate.key.as_ref().is_some_and(|key| busy_keys.contains(key));
             if kind_left == Some(0) || key_busy {
                 passed_over = true;
                 continue;
             }
-            let next = transition::claim(
-                &record,
-                &request.runner,
-                LeaseToken::generate(),
-                request.lease,
-                now,
-            )
-            .map_err(|refusal| StoreError::refused(&record.id, refusal))?;
-            if let Some(key) = &next.concurrency_key {
-                busy_keys.insert(key.clone());
+            if let Some(key) = candidate.key {
+                busy_keys.insert(key);
             }
-            if let Some(left) = budget.per_kind.get_mut(&next.kind) {
+            if let Some(left) = budget.per_kind.get_mut(&candidate.kind) {
                 *left -= 1;
                 if *left == 0 {
-                    full_kinds.push(next.kind.clone());
+                    full_kinds.push(candidate.kind.clone());
                 }
             }
             budget.remaining -= 1;
-            claimed.push((record, next));
+            taken.push(candidate.id);
         }
         if !page_full || !passed_over {
             break;
         }
     }
-    let mut updates = UpdateArrays::default();
-    for (old, new) in &claimed {
-        updates.push(old, new);
+    if taken.is_empty() {
+        return Ok(Vec::new());
     }
-    write(db, sql, &updates, &[]).map_err(|err| match unique_violation(&err) {
-        // Another process claimed a task with one of our concurrency keys and committed first.
-        Some(_) => OpError::Retry,
-        None => err.into(),
-    })?;
-    Ok(claimed.into_iter().map(|(_, new)| new).collect())
+    let tokens: Vec<LeaseToken> = taken.iter().map(|_| LeaseToken::generate()).collect();
+    let token_texts: Vec<&str> = tokens.iter().map(LeaseToken::as_str).collect();
+    let expires = now.saturating_add(request.lease).as_millis();
+    let rows = db
+        .query(&sql.claim_update, &[&taken, &token_texts, &now_ms, &request.runner, &expires])
+        .map_err(|err| match unique_violation(&err) {
+            // Another process claimed a task with one of our concurrency keys and committed
+            // first.
+            Some(_) => OpError::Retry,
+            None => err.into(),
+        })?;
+    if rows.len() != taken.len() {
+        // The candidates are locked and due, so each is updated; start over rather than
+        // return a part of the batch.
+        return Err(OpError::Retry);
+    }
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let place: i64 = row.try_get(TASK_COLUMNS.len()).map_err(|_| corrupt("claim order"))?;
+        claimed.push((place, task_from_row(row)?));
+    }
+    claimed.sort_unstable_by_key(|(place, _)| *place);
+    Ok(claimed.into_iter().map(|(_, record)| record).collect())
+}
+
+/// What the walk needs of a candidate.
+struct Candidate {
+    id: String,
+    kind: String,
+    key: Option<String>,
+}
+
+impl Candidate {
+    fn from_row(row: &postgres::Row) -> Result<Self, StoreError> {
+        let field = |what: &'static str| move |_| corrupt(what);
+        Ok(Candidate {
+            id: row.try_get(0).map_err(field("id"))?,
+            kind: row.try_get(1).map_err(field("kind"))?,
+            key: row.try_get(2).map_err(field("concurrency_key"))?,
+        })
+    }
 }
 
 /// Takes the limit locks, counts what they cap, and resolves the budget of this call;

@@ -80,8 +80,8 @@ pub(crate) fn wakes(outcomes: &[EnqueueOutcome], now: Timestamp) -> bool {
 }
 
 /// Enqueues `items` in order on `db`. With `autocommit`, each statement commits by itself
-/// (only allowed for one task that needs no transaction), so a failed insert has an unknown
-/// outcome.
+/// (only allowed for one task that needs no transaction, or for plain tasks only, which are
+/// one insert), so a failed insert has an unknown outcome.
 pub(crate) fn enqueue_all(
     db: &mut impl Db,
     sql: &Sql,
@@ -227,12 +227,15 @@ impl PostgresTaskStore {
         now: Timestamp,
     ) -> Result<Vec<EnqueueOutcome>, StoreError> {
         let sql = &self.inner.sql;
-        let single = match items.as_slice() {
+        // Without a transaction when the work is one task that needs none (its dedupe lookup
+        // and insert settle their race themselves), or plain tasks only: one insert, atomic
+        // alone. That saves the begin and commit round trips of a bulk enqueue.
+        let autocommit = match items.as_slice() {
             [item] => !item.needs_transaction(),
-            _ => false,
+            items => items.iter().all(Prepared::is_plain),
         };
         let planned = self.run(Durability::Full, |conn| {
-            if single {
+            if autocommit {
                 return enqueue_all(conn, sql, &items, now, true);
             }
             let mut tx = Tx::begin(conn)?;

@@ -10,12 +10,15 @@
 //! - progress: `transition::set_progress` (given fields replaced, others kept; sign of life);
 //! - steps: `transition::append_steps` (the next `seq` numbers, the current attempt, one
 //!   revision for the batch; sign of life);
-//! - complete: `transition::complete`, one task or a batch
-//!   ([`PostgresTaskStore::complete_many`]).
+//! - complete: `transition::complete`, one task, or a batch of distinct tasks (the short path
+//!   of `finish_batch`, in the `batch` module);
+//! - start, for a batch of distinct tasks: `transition::start` (the `batch` module).
 //!
 //! Every one raises `revision` by one and sets `updated_at`. No row matched means the lease
 //! is lost (an unknown task has lost it too). The conformance suite and the model-based test
-//! compare the results with core's transitions.
+//! compare the results with core's transitions. The statements find their tasks by id: the
+//! status check is written so that the planner cannot use the active-tasks index instead
+//! (see [`active_by_id`]).
 
 use tasks_core::{
     Lease, NewStep, ProgressUpdate, StepId, StepRecord, StoreError, TaskRecord, Timestamp,
@@ -23,7 +26,7 @@ use tasks_core::{
 
 use crate::pool::{Db, OpError};
 use crate::row::task_from_row;
-use crate::sql::ACTIVE;
+use crate::sql::{ACTIVE, active_by_id};
 use crate::store::{Durability, PostgresTaskStore};
 use crate::worker::lease_lost;
 
@@ -34,24 +37,45 @@ pub(crate) struct FastSql {
     progress: String,
     steps: String,
     complete: String,
-    complete_many: String,
+    /// `$1` ids, `$2` tokens, `$3` now, `$4` outputs: completes distinct tasks.
+    pub(crate) complete_batch: String,
+    /// `$1` ids, `$2` tokens, `$3` now: starts distinct tasks; one row per task found, with the
+    /// started task (or NULLs), then the task's id, status and whether the lease was live.
+    pub(crate) start_batch: String,
 }
 
 impl FastSql {
     /// `$1` id, `$2` token, `$3` now, then each statement's own parameters.
     pub(crate) fn new(tasks: &str, steps: &str, columns: &str) -> Self {
-        let lease = format!("id = $1 AND lease_token = $2 AND {ACTIVE} AND lease_expires_at > $3");
+        let lease = format!(
+            "id = $1 AND lease_token = $2 AND {} AND lease_expires_at > $3",
+            active_by_id("")
+        );
         let touched = "revision = revision + 1, updated_at = $3";
         let alive = "last_heartbeat_at = $3, stale_at = NULL, stale_reason = NULL";
+        let t_active = active_by_id("t");
         let t_columns: String =
             columns.split(", ").map(|column| format!("t.{column}")).collect::<Vec<_>>().join(", ");
         FastSql {
-            complete_many: format!(
+            // The tasks are locked first (in id order) and read as committed, so the update and
+            // the answer for a task it refuses agree on the task's current state.
+            start_batch: format!(
+                "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[]) AS v(id, token)), \
+                 l AS (SELECT t.id, t.status, coalesce(t.lease_token = v.token AND t.{ACTIVE} \
+                         AND t.lease_expires_at > $3, false) AS leased \
+                     FROM {tasks} AS t JOIN v ON t.id = v.id ORDER BY t.id FOR UPDATE OF t), \
+                 u AS (UPDATE {tasks} AS t SET revision = t.revision + 1, updated_at = $3, \
+                         status = 'running', started_at = $3, {alive} \
+                     FROM l WHERE t.id = l.id AND l.leased AND l.status = 'claimed' \
+                     RETURNING {t_columns}) \
+                 SELECT u.*, l.id, l.status, l.leased FROM l LEFT JOIN u ON u.id = l.id"
+            ),
+            complete_batch: format!(
                 "UPDATE {tasks} AS t SET revision = t.revision + 1, updated_at = $3, status = 'succeeded', \
                  output = v.output, error = NULL, finished_at = $3, stale_at = NULL, stale_reason = NULL, \
                  lease_token = NULL, lease_expires_at = NULL \
                  FROM unnest($1::text[], $2::text[], $4::json[]) AS v(id, token, output) \
-                 WHERE t.id = v.id AND t.lease_token = v.token AND t.{ACTIVE} AND t.lease_expires_at > $3 \
+                 WHERE t.id = v.id AND t.lease_token = v.token AND {t_active} AND t.lease_expires_at > $3 \
                  RETURNING {t_columns}"
             ),
             heartbeat: format!(
@@ -195,52 +219,5 @@ impl PostgresTaskStore {
         let params: [&(dyn postgres::types::ToSql + Sync); 4] =
             [&lease.task_id.as_str(), &lease.token.as_str(), &now.as_millis(), output];
         self.fenced(Durability::Full, lease, sql, &params)
-    }
-}
-
-impl PostgresTaskStore {
-    /// Finishes many tasks as succeeded in one statement and one commit: the batched form of
-    /// [`TaskStore::complete`](tasks_core::TaskStore::complete), for runners that finish
-    /// tasks in bursts.
-    ///
-    /// Each completion is checked and applied exactly as `complete` would; the outer result
-    /// fails only when the store does, and the inner ones say for each task whether it was
-    /// completed (or why not: [`StoreError::LeaseLost`]), in the order given. A task listed
-    /// twice is completed by its first entry; the second finds the lease ended.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::InvalidInput`] when an output is invalid (nothing is written), or a
-    /// store failure.
-    pub fn complete_many(
-        &self,
-        completions: &[(Lease, serde_json::Value)],
-        now: Timestamp,
-    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
-        for (_, output) in completions {
-            tasks_core::transition::validate_output(output)?;
-        }
-        let mut seen = std::collections::HashSet::with_capacity(completions.len());
-        let first: Vec<&(Lease, serde_json::Value)> =
-            completions.iter().filter(|(lease, _)| seen.insert(&lease.task_id)).collect();
-        let ids: Vec<&str> = first.iter().map(|(lease, _)| lease.task_id.as_str()).collect();
-        let tokens: Vec<&str> = first.iter().map(|(lease, _)| lease.token.as_str()).collect();
-        let outputs: Vec<&serde_json::Value> = first.iter().map(|(_, output)| output).collect();
-        let sql = &self.inner.fast.complete_many;
-        let mut done = self.run(Durability::Full, |conn| {
-            let rows = conn
-                .query(sql, &[&ids, &tokens, &now.as_millis(), &outputs])
-                .map_err(OpError::unknown)?;
-            let mut done = std::collections::HashMap::with_capacity(rows.len());
-            for row in &rows {
-                let record = task_from_row(row)?;
-                done.insert(record.id.clone(), record);
-            }
-            Ok(done)
-        })?;
-        Ok(completions
-            .iter()
-            .map(|(lease, _)| done.remove(&lease.task_id).ok_or_else(|| lease_lost(&lease.task_id)))
-            .collect())
     }
 }

@@ -74,21 +74,26 @@ fn check_plain(option: &'static str, value: &str, max: usize) -> Result<(), Post
 }
 
 /// Checks a schema name: a plain identifier of at most 63 bytes, not in the reserved `pg_`
-/// namespace.
+/// namespace and not `information_schema` (a superuser could otherwise create the store's
+/// tables among the system's views).
 ///
 /// # Errors
 ///
 /// [`PostgresError::InvalidIdentifier`] naming the option and the reason.
 pub fn validate_schema(schema: &str) -> Result<(), PostgresError> {
     check_plain("schema", schema, MAX_IDENTIFIER_BYTES)?;
-    if schema.starts_with("pg_") {
-        return Err(PostgresError::InvalidIdentifier {
-            option: "schema",
-            value: schema.to_owned(),
-            reason: "names starting with pg_ are reserved by PostgreSQL",
-        });
-    }
-    Ok(())
+    let reserved = if schema.starts_with("pg_") {
+        "names starting with pg_ are reserved by PostgreSQL"
+    } else if schema == "information_schema" {
+        "information_schema is PostgreSQL's own"
+    } else {
+        return Ok(());
+    };
+    Err(PostgresError::InvalidIdentifier {
+        option: "schema",
+        value: schema.to_owned(),
+        reason: reserved,
+    })
 }
 
 /// Checks a table prefix: a plain identifier short enough that every name built from it stays
@@ -187,6 +192,7 @@ mod tests {
             "é",
             "a.b",
             "pg_catalog",
+            "information_schema",
             &"s".repeat(64),
         ] {
             let err = validate_schema(bad).expect_err(bad);

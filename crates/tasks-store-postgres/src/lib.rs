@@ -7,29 +7,35 @@
 //!   [`error`] ([`PostgresError`]).
 //! - The store: `store` ([`PostgresTaskStore`], pools and the retry loop), `task_store` (the
 //!   `TaskStore` impl), `enqueue` (with transactional enqueue), `claim`, `worker` (lease-fenced
-//!   writes, [`PostgresTaskStore::complete_many`]), `fast` (heartbeat, progress, steps and
-//!   complete as one statement each), `maintenance`, `reads`, `changes` (the
-//!   change feed), [`notify`] (LISTEN/NOTIFY wake-ups).
-//! - Plumbing: `pool` (sessions, statement cache, retry rules), `sql` (fixed SQL texts and
-//!   the batch writer), `row` (row decoding, column arrays).
+//!   writes), `fast` (heartbeat, progress, steps and complete as one statement each), `batch`
+//!   (`start_batch` and `finish_batch`), `retry` (an operator's retry), `maintenance`,
+//!   `reads`, `changes` (the change feed), [`notify`] (LISTEN/NOTIFY wake-ups), `health`
+//!   (warnings: a long-open transaction).
+//! - Plumbing: `session` (a connection whose every request has a deadline), `pool`
+//!   (sessions, statement cache, retry rules), `sql` (fixed SQL texts and the batch writer),
+//!   `row` (row decoding, column arrays).
 //! - `testing` (feature `testing`): throwaway PostgreSQL clusters for tests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod batch;
 mod changes;
 mod claim;
 mod enqueue;
 pub mod error;
 mod fast;
+mod health;
 pub mod ident;
 mod maintenance;
 pub mod notify;
 pub mod options;
 mod pool;
 mod reads;
+mod retry;
 mod row;
 pub mod schema;
+mod session;
 mod sql;
 mod store;
 mod task_store;

@@ -100,8 +100,8 @@ impl PostgresTaskStore {
                        AND ($4::int8 IS NOT NULL OR $5::int8 IS NOT NULL)) AS ranked \
                  WHERE (status = 'succeeded' AND rank > $4) OR (status = 'failed' AND rank > $5)), \
              gone AS (DELETE FROM {tasks} WHERE id IN (SELECT id FROM doomed) RETURNING id, revision), \
-             logged AS (INSERT INTO {changes} (task_id, revision, deleted, at) \
-                 SELECT id, revision, true, $6 FROM gone), \
+             logged AS (INSERT INTO {changes} (task_ids, revisions, deleted, at) \
+                 SELECT array_agg(id), array_agg(revision), true, $6 FROM gone HAVING count(*) > 0), \
              their_steps AS (DELETE FROM {steps} WHERE task_id IN (SELECT id FROM gone)) \
              SELECT count(*) FROM gone"
         );

@@ -13,8 +13,11 @@
 //!
 //! Receiving ([`WakeupListener`], [`Wakeups`]): a dedicated connection (not from the pools)
 //! LISTENs on the store's channel in a thread of its own. Notifications for other schemas
-//! sharing the channel name are ignored. When the connection drops, the thread reconnects
-//! and fires one wake-up, since notifications sent in between were lost. A runner still
+//! sharing the channel name are ignored. When the connection drops, or stops answering (a
+//! quiet listener checks it every few seconds, within the response timeout), the thread
+//! reconnects and fires one wake-up, since notifications sent in between were lost. Like every
+//! session, the listener's never waits past the response timeout, so `stop` returns even on a
+//! stalled network. A runner still
 //! polls at its poll interval: a wake-up only shortens the wait.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,16 +26,18 @@ use std::sync::{Arc, Condvar, Mutex, Once, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls};
 use r2d2::Pool;
 
 use crate::error::PostgresError;
 use crate::pool::{Db, Manager};
-use crate::store::PostgresTaskStore;
+use crate::session::{ConnectError, Listening, async_config};
+use crate::store::{PostgresTaskStore, connect_error};
 
 /// How often a listener thread looks at its stop flag while no notification arrives.
 const TICK: Duration = Duration::from_millis(200);
+/// How many quiet ticks pass before a listener checks that its connection still answers (a
+/// stalled network delivers no notification and no error either).
+const CHECK_EVERY_TICKS: u32 = 25;
 
 #[derive(Default)]
 struct Flags {
@@ -199,17 +204,21 @@ impl PostgresTaskStore {
     ) -> Result<WakeupListener, PostgresError> {
         let options = &self.inner.options;
         let names = &self.inner.sql.names;
-        let config = options.config.clone();
         let listen_sql = format!("LISTEN \"{}\"", names.channel);
         let endpoint = options.endpoint();
-        let client = subscribe(&config, &listen_sql)
-            .map_err(|err| PostgresError::from_driver(&endpoint, err, options.password()))?;
+        let subscribe = Subscribe {
+            config: async_config(&options.config),
+            timeout: options.response_timeout,
+            listen_sql,
+        };
+        let client =
+            subscribe.connect().map_err(|err| connect_error(&endpoint, err, options.password()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let schema = names.schema.clone();
         let thread = thread::Builder::new()
             .name("tasks-pg-listen".to_owned())
-            .spawn(move || listen_loop(client, &config, &listen_sql, &schema, &flag, &on_wake))
+            .spawn(move || listen_loop(client, &subscribe, &schema, &flag, &on_wake))
             .map_err(|err| PostgresError::Database {
                 message: format!("cannot start the listener thread: {err}"),
                 source: None,
@@ -232,25 +241,32 @@ impl PostgresTaskStore {
     }
 }
 
-fn subscribe(config: &postgres::Config, listen_sql: &str) -> Result<Client, postgres::Error> {
-    let mut client = config.connect(NoTls)?;
-    client.batch_execute(listen_sql)?;
-    Ok(client)
+/// How a listener (re)connects.
+struct Subscribe {
+    config: tokio_postgres::Config,
+    timeout: Option<Duration>,
+    listen_sql: String,
+}
+
+impl Subscribe {
+    fn connect(&self) -> Result<Listening, ConnectError> {
+        Listening::connect(&self.config, self.timeout, &self.listen_sql)
+    }
 }
 
 fn listen_loop(
-    client: Client,
-    config: &postgres::Config,
-    listen_sql: &str,
+    client: Listening,
+    subscribe: &Subscribe,
     schema: &str,
     stop: &AtomicBool,
     on_wake: &dyn Fn(),
 ) {
     let mut client = Some(client);
     let mut failures = 0u32;
+    let mut quiet_ticks = 0u32;
     while !stop.load(Ordering::SeqCst) {
         let Some(connected) = client.as_mut() else {
-            match subscribe(config, listen_sql) {
+            match subscribe.connect() {
                 Ok(fresh) => {
                     client = Some(fresh);
                     failures = 0;
@@ -265,18 +281,25 @@ fn listen_loop(
             }
             continue;
         };
-        let next = connected.notifications().timeout_iter(TICK).next();
-        let lost = match next {
+        let lost = match connected.next(TICK) {
             Ok(Some(notification)) => {
+                quiet_ticks = 0;
                 if notification.payload() == schema {
                     on_wake();
                 }
                 false
             }
+            Ok(None) => {
+                quiet_ticks += 1;
+                quiet_ticks >= CHECK_EVERY_TICKS && {
+                    quiet_ticks = 0;
+                    connected.check().is_err()
+                }
+            }
             Err(_) => true,
-            Ok(None) => connected.is_closed(),
         };
         if lost {
+            // Dropping a session never waits for the server.
             client = None;
         }
     }

@@ -61,6 +61,16 @@ pub struct PostgresStoreOptions {
     /// `idle_in_transaction_session_timeout` set on each session (default 60 s), so a stuck
     /// caller cannot hold back vacuum for long.
     pub idle_in_transaction_session_timeout: Option<Duration>,
+    /// How long a call waits for the server to answer one request, and for a new session's
+    /// whole handshake (default 40 s; `None` waits forever). Past it the session is dropped and
+    /// the call fails as unavailable. The server's `statement_timeout` cannot end a wait on a
+    /// stalled network (its answer never arrives), so this is what bounds every call then.
+    /// Keep it above the statement timeout, so a slow statement is ended by the server first.
+    pub response_timeout: Option<Duration>,
+    /// A transaction held open in the store's database for longer than this is reported by
+    /// `TaskStore::warnings` (a host passes it on as a `runner:warning` event): it keeps vacuum
+    /// from removing dead task rows, and claims slow down. Default 60 s; `None` checks nothing.
+    pub long_transaction_warning: Option<Duration>,
     /// The shortest gap between two wake-up notifications sent by this store (default 10 ms):
     /// wake-ups are coalesced, never one per write.
     pub notify_interval: Duration,
@@ -86,6 +96,8 @@ impl PostgresStoreOptions {
             pool: PoolOptions::default(),
             statement_timeout: Some(Duration::from_secs(30)),
             idle_in_transaction_session_timeout: Some(Duration::from_secs(60)),
+            response_timeout: Some(Duration::from_secs(40)),
+            long_transaction_warning: Some(Duration::from_secs(60)),
             notify_interval: Duration::from_millis(10),
             change_retention: Duration::from_secs(24 * 3600),
         }
@@ -138,6 +150,20 @@ impl PostgresStoreOptions {
     #[must_use]
     pub fn idle_in_transaction_session_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_in_transaction_session_timeout = timeout;
+        self
+    }
+
+    /// The same options with another response timeout (`None`: wait forever).
+    #[must_use]
+    pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// The same options with another long-transaction threshold (`None`: no check).
+    #[must_use]
+    pub fn long_transaction_warning(mut self, threshold: Option<Duration>) -> Self {
+        self.long_transaction_warning = threshold;
         self
     }
 
@@ -207,6 +233,8 @@ impl fmt::Debug for PostgresStoreOptions {
             .field("pool", &self.pool)
             .field("statement_timeout", &self.statement_timeout)
             .field("idle_in_transaction_session_timeout", &self.idle_in_transaction_session_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("long_transaction_warning", &self.long_transaction_warning)
             .field("notify_interval", &self.notify_interval)
             .field("change_retention", &self.change_retention)
             .finish()

@@ -1,5 +1,5 @@
-//! Connections: the r2d2 manager (wrapping `r2d2_postgres`'s) that sets up each session and
-//! gives it a prepared-statement cache, the [`Db`] trait the store's SQL runs through (a
+//! Connections: the r2d2 manager that opens each [`Session`] (bounded by the response
+//! timeout), sets it up and gives it a prepared-statement cache, the [`Db`] trait the store's SQL runs through (a
 //! pooled connection, a transaction on one, or a caller's own `postgres::Transaction`), and
 //! [`OpError`], which tells the retry loop whether an attempt may be repeated.
 //!
@@ -10,15 +10,19 @@
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement};
+use postgres::{Row, Statement};
 use r2d2::ManageConnection;
-use r2d2_postgres::PostgresConnectionManager;
 use tasks_core::{InvalidInput, StoreError};
+
+use crate::session::{ConnectError, Session, async_config};
 
 /// A pooled session with its prepared statements.
 pub(crate) struct Conn {
-    pub(crate) client: Client,
+    /// Every request has a deadline (see [`Session`]).
+    pub(crate) client: Session,
     statements: HashMap<String, Statement>,
     /// Set when the session may be in an unknown state (a failed rollback): the pool then
     /// discards it instead of handing it out again.
@@ -36,33 +40,39 @@ impl Conn {
     }
 }
 
-/// Makes sessions for the pools: connects through `r2d2_postgres`, then runs the store's
-/// session setup (timeouts, durability).
+/// Makes sessions for the pools: connects (the whole handshake bounded by the response
+/// timeout), then runs the store's session setup (timeouts, durability).
 pub(crate) struct Manager {
-    inner: PostgresConnectionManager<NoTls>,
+    config: tokio_postgres::Config,
     setup: String,
+    response_timeout: Option<Duration>,
 }
 
 impl Manager {
-    pub(crate) fn new(config: postgres::Config, setup: String) -> Self {
-        Manager { inner: PostgresConnectionManager::new(config, NoTls), setup }
+    pub(crate) fn new(
+        config: &postgres::Config,
+        setup: String,
+        response_timeout: Option<Duration>,
+    ) -> Self {
+        Manager { config: async_config(config), setup, response_timeout }
     }
 }
 
 impl ManageConnection for Manager {
     type Connection = Conn;
-    type Error = postgres::Error;
+    type Error = ConnectError;
 
-    fn connect(&self) -> Result<Conn, postgres::Error> {
-        let mut client = self.inner.connect()?;
+    fn connect(&self) -> Result<Conn, ConnectError> {
+        let mut client = Session::connect(&self.config, self.response_timeout)?;
         if !self.setup.is_empty() {
             client.batch_execute(&self.setup)?;
         }
         Ok(Conn { client, statements: HashMap::new(), poisoned: false })
     }
 
-    fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
-        self.inner.is_valid(&mut conn.client)
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), ConnectError> {
+        conn.client.simple_query("")?;
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
@@ -131,11 +141,13 @@ impl Db for postgres::Transaction<'_> {
 /// optional filters) can sort the whole queue instead of reading the first rows of the index.
 pub(crate) const BEGIN_CUSTOM_PLANS: &str = "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan";
 
-/// Opens a claim transaction: custom plans, and no sorting or bitmap scans, so the candidates
-/// are always read in claim order from the head of the queue index. Statistics lag behind a
-/// queue that grew in the last seconds; with them the planner may think the queue is a few
-/// rows and sort all of it on every claim.
-pub(crate) const BEGIN_CLAIM: &str = "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan; \
+/// Opens a claim transaction: no sorting or bitmap scans, so the candidates are always read in
+/// claim order from the head of the queue index. Statistics lag behind a queue that grew in
+/// the last seconds; with them the planner may think the queue is a few rows and sort all of
+/// it on every claim. With sorts ruled out, the ordered index scan is the one plan left, so
+/// the claim statements use their cached generic plans: planning them again on every claim
+/// cost about a fifth of a millisecond, more than running them.
+pub(crate) const BEGIN_CLAIM: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; \
      SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off";
 
 /// A transaction on a pooled session, rolled back when dropped without [`Tx::commit`].

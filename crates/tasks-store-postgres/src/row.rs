@@ -265,6 +265,7 @@ pub(crate) struct UpdateArrays<'a> {
     old_revision: Vec<i64>,
     status: Vec<&'static str>,
     attempt: Vec<i64>,
+    max_attempts: Vec<i64>,
     scheduled_at: Vec<i64>,
     updated_at: Vec<i64>,
     claimed_at: Vec<Option<i64>>,
@@ -290,9 +291,10 @@ pub(crate) struct UpdateArrays<'a> {
 }
 
 /// The columns [`UpdateArrays`] fills (after `id` and `old_revision`), with array types.
-pub(crate) const UPDATE_COLUMNS: [(&str, &str); 19] = [
+pub(crate) const UPDATE_COLUMNS: [(&str, &str); 20] = [
     ("status", "text[]"),
     ("attempt", "int8[]"),
+    ("max_attempts", "int8[]"),
     ("scheduled_at", "int8[]"),
     ("updated_at", "int8[]"),
     ("claimed_at", "int8[]"),
@@ -331,6 +333,7 @@ impl<'a> UpdateArrays<'a> {
         self.old_revision.push(signed(old.revision));
         self.status.push(new.status.as_str());
         self.attempt.push(i64::from(new.attempt));
+        self.max_attempts.push(i64::from(new.max_attempts));
         self.scheduled_at.push(new.scheduled_at.as_millis());
         self.updated_at.push(new.updated_at.as_millis());
         self.claimed_at.push(ms(new.claimed_at));
@@ -365,6 +368,7 @@ impl<'a> UpdateArrays<'a> {
             &self.old_revision,
             &self.status,
             &self.attempt,
+            &self.max_attempts,
             &self.scheduled_at,
             &self.updated_at,
             &self.claimed_at,

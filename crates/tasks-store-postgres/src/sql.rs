@@ -22,6 +22,17 @@ pub(crate) const OPEN: &str = "status IN ('queued', 'claimed', 'running')";
 /// The active (leased) statuses, as an SQL predicate.
 pub(crate) const ACTIVE: &str = "status IN ('claimed', 'running')";
 
+/// [`ACTIVE`] for the columns of `alias.` (or none), written so that no partial index can be
+/// proved from it: for statements that reach tasks by id. With the plain predicate the planner
+/// may walk the active-tasks index (every claimed or running task, and the dead entries of the
+/// ones finished since the last vacuum) instead of probing the primary key, whenever its
+/// statistics say few tasks are active; a heartbeat then costs as much as the work in flight
+/// is large. `status` is never NULL, so the `coalesce` changes nothing else.
+pub(crate) fn active_by_id(alias: &str) -> String {
+    let prefix = if alias.is_empty() { String::new() } else { format!("{alias}.") };
+    format!("coalesce({prefix}{ACTIVE}, false)")
+}
+
 /// `unnest($first::type[], ...) AS alias(col, ...)` over `columns`, numbering from `first`.
 fn unnest(columns: &[(&str, &str)], first: usize, alias: &str) -> String {
     let params: Vec<String> =
@@ -38,6 +49,8 @@ pub(crate) struct Sql {
     pub(crate) pkey: String,
     /// `$1` id.
     pub(crate) select_task: String,
+    /// `$1` ids: the tasks, locked in id order.
+    pub(crate) lock_tasks: String,
     /// New tasks from [`INSERT_COLUMNS`] arrays.
     pub(crate) insert: String,
     /// One new task with a dedupe key; inserts nothing when an open duplicate exists.
@@ -53,10 +66,16 @@ pub(crate) struct Sql {
     update: [String; 2],
     /// Updates plus steps (returns the number of tasks updated); index `documents as usize`.
     update_with_steps: [String; 2],
-    /// `$1` now, `$2` kinds or NULL, `$3` full kinds, `$4` ids seen, `$5` busy keys, `$6` limit.
+    /// `$1` now, `$2` kinds or NULL, `$3` full kinds, `$4` ids seen, `$5` busy keys, `$6` limit:
+    /// the candidates' id, kind and concurrency key, locked, in claim order.
     /// The `OFFSET 0` keeps the key check a per-candidate lookup in the unique index: without
     /// it the planner may hash the keys of every claimed or running task on each claim.
     pub(crate) claim_candidates: String,
+    /// `$1` ids, `$2` lease tokens, `$3` now, `$4` runner, `$5` lease expiry: claims locked
+    /// candidates, returning each task and its place in the arrays (see the `claim` module).
+    /// The candidates are locked, queued and due, so the ids are the whole condition: no
+    /// partial index (whose row counts the planner may misjudge) is a way to the rows.
+    pub(crate) claim_update: String,
     /// `$1` kinds: claimed-or-running counts per kind.
     pub(crate) count_active_kinds: String,
     /// Claimed-or-running count of the whole store.
@@ -123,6 +142,9 @@ impl Sql {
         Sql {
             pkey: format!("{}tasks_pkey", names.prefix),
             select_task: format!("SELECT {cols} FROM {tasks} WHERE id = $1"),
+            lock_tasks: format!(
+                "SELECT {cols} FROM {tasks} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+            ),
             insert,
             insert_dedupe,
             find_dedupe: format!(
@@ -144,7 +166,7 @@ impl Sql {
             update: [update(false).0, update(true).0],
             update_with_steps: [with_steps(false), with_steps(true)],
             claim_candidates: format!(
-                "SELECT {t_cols} FROM {tasks} AS t \
+                "SELECT t.id, t.kind, t.concurrency_key FROM {tasks} AS t \
                  WHERE t.status = 'queued' AND t.scheduled_at <= $1 \
                    AND ($2::text[] IS NULL OR t.kind = ANY($2::text[])) \
                    AND NOT (t.kind = ANY($3::text[])) \
@@ -154,6 +176,16 @@ impl Sql {
                             WHERE a.concurrency_key = t.concurrency_key AND a.{ACTIVE} OFFSET 0))) \
                  ORDER BY t.priority DESC, t.scheduled_at, t.id \
                  LIMIT $6 FOR UPDATE OF t SKIP LOCKED"
+            ),
+            claim_update: format!(
+                "UPDATE {tasks} AS t SET status = 'claimed', attempt = least(t.attempt + 1, {max_u32}), \
+                 claimed_at = $3, started_at = NULL, finished_at = NULL, lease_owner = $4, \
+                 lease_token = v.token, lease_expires_at = $5, retry_scheduled_at = NULL, \
+                 last_heartbeat_at = $3, stale_at = NULL, stale_reason = NULL, \
+                 revision = t.revision + 1, updated_at = $3 \
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(id, token, ord) \
+                 WHERE t.id = v.id RETURNING {t_cols}, v.ord",
+                max_u32 = u32::MAX,
             ),
             count_active_kinds: format!(
                 "SELECT kind, count(*) FROM {tasks} WHERE {ACTIVE} AND kind = ANY($1::text[]) GROUP BY kind"

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use postgres::NoTls;
 use r2d2::Pool;
 use tasks_core::StoreError;
 
@@ -17,6 +16,7 @@ use crate::notify::Notifier;
 use crate::options::PostgresStoreOptions;
 use crate::pool::{Conn, Manager, OpError};
 use crate::schema::{CheckError, check_version};
+use crate::session::{ConnectError, Session, async_config};
 use crate::sql::Sql;
 
 /// Most attempts of one operation after races the database resolved against it.
@@ -81,10 +81,10 @@ impl PostgresTaskStore {
         let names = options.names()?;
         let endpoint = options.endpoint();
         let password = options.password();
-        let mut client = options
-            .config
-            .connect(NoTls)
-            .map_err(|err| PostgresError::unreachable(&endpoint, err, password))?;
+        // A session like the pools' own: on a stalled network this check fails within the
+        // response timeout instead of hanging.
+        let mut client = Session::connect(&async_config(&options.config), options.response_timeout)
+            .map_err(|err| connect_error(&endpoint, err, password))?;
         let checked = check_version(&mut client, &names);
         drop(client);
         checked.map_err(|err| match err {
@@ -146,7 +146,22 @@ impl PostgresTaskStore {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
+            let timed_out = conn.client.timed_out().then(|| conn.client.timeout()).flatten();
             drop(conn);
+            if let Some(timeout) = timed_out
+                && let OpError::Driver { err, .. } = err
+            {
+                // The server did not answer in time: the network or the server is stuck, and
+                // another try would wait as long again. Whether a write committed is unknown.
+                return Err(StoreError::unavailable(
+                    format!(
+                        "PostgreSQL at {} did not answer within {} ms; the session was dropped",
+                        inner.endpoint,
+                        timeout.as_millis()
+                    ),
+                    err,
+                ));
+            }
             match err {
                 OpError::Store(err) => return Err(err),
                 OpError::Retry if attempt < MAX_RACE_ATTEMPTS => backoff(attempt),
@@ -183,6 +198,24 @@ impl PostgresTaskStore {
     }
 }
 
+/// Why the first session of [`PostgresTaskStore::connect`] (or a listener's) could not be
+/// opened.
+pub(crate) fn connect_error(
+    endpoint: &Endpoint,
+    err: ConnectError,
+    password: Option<&[u8]>,
+) -> PostgresError {
+    match err {
+        ConnectError::Driver(err) => PostgresError::unreachable(endpoint, err, password),
+        other => PostgresError::Unreachable {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            message: other.to_string(),
+            source: None,
+        },
+    }
+}
+
 /// A short, growing pause before repeating an attempt that lost a race.
 fn backoff(attempt: u32) {
     let millis = u64::from(attempt.min(10)) * 2;
@@ -191,7 +224,8 @@ fn backoff(attempt: u32) {
 
 fn build_pool(options: &PostgresStoreOptions, max_size: u32, relaxed: bool) -> Pool<Manager> {
     let settings = &options.pool;
-    let manager = Manager::new(options.config.clone(), options.session_setup(relaxed));
+    let manager =
+        Manager::new(&options.config, options.session_setup(relaxed), options.response_timeout);
     Pool::builder()
         .max_size(max_size.max(1))
         .min_idle(settings.min_idle.map(|idle| idle.min(max_size)))

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use tasks_core::transition;
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
     InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport,
-    StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
-    TaskRecord, TaskStatus, TaskStore, Timestamp,
+    StepQuery, StepRecord, StoreError, StoreWarning, TaskAggregate, TaskError, TaskFilter, TaskId,
+    TaskListQuery, TaskRecord, TaskStatus, TaskStore, Timestamp,
 };
 
 use crate::enqueue::prepare;
@@ -213,6 +213,26 @@ impl TaskStore for PostgresTaskStore {
         Ok(record)
     }
 
+    fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        self.retry_task(id, now)
+    }
+
+    fn start_batch(
+        &self,
+        leases: &[Lease],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        self.start_leases(leases, now)
+    }
+
+    fn finish_batch(
+        &self,
+        finishes: &[Finish],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        self.finish_leases(finishes, now)
+    }
+
     fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
         self.recover(limit, now)
     }
@@ -247,5 +267,9 @@ impl TaskStore for PostgresTaskStore {
 
     fn change_cursor(&self) -> Result<ChangeCursor, StoreError> {
         self.feed_end()
+    }
+
+    fn warnings(&self, _now: Timestamp) -> Result<Vec<StoreWarning>, StoreError> {
+        self.find_warnings()
     }
 }

@@ -222,6 +222,13 @@ impl LocalCluster {
         self.port
     }
 
+    /// The server's main process id (the first line of `postmaster.pid`) while it runs, for
+    /// tools that measure the server's CPU time (its backends are its children).
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
     /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`).
     ///
     /// # Errors

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tasks_core::{
-    ClaimRequest, NewTask, TaskFilter, TaskListQuery, TaskStatus, TaskStore, Timestamp,
+    ClaimRequest, Finish, NewTask, TaskFilter, TaskListQuery, TaskStatus, TaskStore, Timestamp,
 };
 use tasks_store_postgres::{PostgresTaskStore, testing};
 
@@ -103,19 +103,20 @@ fn multi_process_worker() {
         let claimed = store.claim(&request, T0).expect("claim");
         rounds += 1;
         if rounds.is_multiple_of(4) {
-            // Every fourth batch one completion per call (the trait), the others in one call.
+            // Every fourth batch one completion per call, the others in one batch.
             for task in &claimed {
                 let lease = task.lease().expect("a claimed task has a lease");
                 store.complete(&lease, json!({ "by": runner }), T0).expect("our lease holds");
             }
         } else {
-            let done: Vec<_> = claimed
+            let done: Vec<Finish> = claimed
                 .iter()
-                .map(|task| {
-                    (task.lease().expect("a claimed task has a lease"), json!({ "by": runner }))
+                .map(|task| Finish::Complete {
+                    lease: task.lease().expect("a claimed task has a lease"),
+                    output: json!({ "by": runner }),
                 })
                 .collect();
-            for result in store.complete_many(&done, T0).expect("complete_many") {
+            for result in store.finish_batch(&done, T0).expect("finish_batch") {
                 result.expect("our lease holds");
             }
         }

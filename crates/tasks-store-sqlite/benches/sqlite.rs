@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::json;
-use tasks_core::{ClaimRequest, NewStep, NewTask, ProgressUpdate, TaskStore, Timestamp};
+use tasks_core::{ClaimRequest, Finish, NewStep, NewTask, ProgressUpdate, TaskStore, Timestamp};
 use tasks_store_sqlite::{Durability, SqliteOptions, SqliteTaskStore};
 
 const NOW: Timestamp = Timestamp::from_millis(1_767_225_600_000);
@@ -51,15 +51,15 @@ fn main() {
         |dir| bulk_enqueue_ceiling(dir, durability),
     );
     bench.line(
-        "claim(64) + 64 complete calls",
+        "claim(64) + finish_batch of 64 completes",
         "store >= 80,000/s and >= 60%",
-        |dir| cycle_store(dir, durability),
+        |dir| cycle_store(dir, durability, CompleteShape::OneStatement),
         |dir| cycle_ceiling(dir, durability, CompleteShape::OneStatement),
     );
     bench.line(
-        "  same, ceiling completing one per txn",
-        "(what the trait's per-call complete costs)",
-        |dir| cycle_store(dir, durability),
+        "claim(64) + 64 complete calls",
+        "(one transaction per complete, both sides)",
+        |dir| cycle_store(dir, durability, CompleteShape::OnePerTransaction),
         |dir| cycle_ceiling(dir, durability, CompleteShape::OnePerTransaction),
     );
     bench.line(
@@ -198,7 +198,7 @@ fn bulk_enqueue_store(dir: &Path, durability: Durability) -> Sample {
     timer.rate(BULK_TASKS)
 }
 
-fn cycle_store(dir: &Path, durability: Durability) -> Sample {
+fn cycle_store(dir: &Path, durability: Durability, shape: CompleteShape) -> Sample {
     let store = open_store(dir, durability);
     enqueue_all(&store, CYCLE_TASKS);
     let request = ClaimRequest::new("bench", CYCLE_BATCH as u32, LEASE);
@@ -209,9 +209,20 @@ fn cycle_store(dir: &Path, durability: Durability) -> Sample {
         if claimed.is_empty() {
             break;
         }
-        for record in &claimed {
-            let lease = record.lease().expect("a lease");
-            store.complete(&lease, json!({"ok": true}), NOW).expect("complete");
+        let leases = claimed.iter().map(|record| record.lease().expect("a lease"));
+        match shape {
+            CompleteShape::OneStatement => {
+                let finishes: Vec<Finish> = leases
+                    .map(|lease| Finish::Complete { lease, output: json!({"ok": true}) })
+                    .collect();
+                let results = store.finish_batch(&finishes, NOW).expect("finish_batch");
+                assert!(results.iter().all(Result::is_ok), "every complete applies");
+            }
+            CompleteShape::OnePerTransaction => {
+                for lease in leases {
+                    store.complete(&lease, json!({"ok": true}), NOW).expect("complete");
+                }
+            }
         }
         done += claimed.len();
     }
@@ -346,11 +357,13 @@ fn ceiling_claim(conn: &mut Connection, limit: usize) -> Vec<i64> {
     ids
 }
 
+/// How a cycle completes the tasks it claimed.
 #[derive(Clone, Copy)]
 enum CompleteShape {
-    /// One UPDATE for the whole batch, in one transaction.
+    /// The whole batch in one transaction: the store's `finish_batch`, the ceiling's one
+    /// UPDATE.
     OneStatement,
-    /// One UPDATE per task, each in its own transaction (the trait's shape).
+    /// One transaction per task: the store's `complete`, the ceiling's UPDATE of one row.
     OnePerTransaction,
 }
 

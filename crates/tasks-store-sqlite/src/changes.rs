@@ -9,15 +9,16 @@
 //! `changes_pruned_through` of `tasks_meta` is the highest id pruned; a cursor below it is
 //! refused as expired, as is one beyond the last id given (it came from another database).
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 use tasks_core::{Change, ChangeCursor, ChangeKind, ChangePage, StoreError, TaskId};
 
 use crate::error::{corrupt, sql};
 use crate::row::int;
+use crate::tx::WriteTx;
 
 /// Logs that task `id` reached `revision` (or was deleted at it).
 pub(crate) fn log(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     id: &TaskId,
     revision: u64,
     kind: ChangeKind,
@@ -35,7 +36,7 @@ pub(crate) fn log(
 
 /// Deletes all but the latest `keep` changes (`keep` is at least 1: the newest entry stays, so
 /// its id is never handed out again). Returns how many were deleted.
-pub(crate) fn prune(tx: &Transaction<'_>, keep: u64) -> Result<u64, StoreError> {
+pub(crate) fn prune(tx: &WriteTx<'_>, keep: u64) -> Result<u64, StoreError> {
     let through = last_id(tx)?.saturating_sub(int(keep)?);
     if through <= pruned_through(tx)? {
         return Ok(0);

@@ -10,13 +10,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rusqlite::OptionalExtension;
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction};
 use tasks_core::transition;
 use tasks_core::{ClaimRequest, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp};
 
 use crate::error::sql;
 use crate::row::{self, COL_CONCURRENCY_KEY, COL_ID, COL_KIND, TASK_COLUMNS};
+use crate::tx::WriteTx;
 use crate::{insert, update};
 
 /// Column positions of the claim order in [`TASK_COLUMNS`].
@@ -43,7 +44,7 @@ struct Budget<'a> {
 
 /// Claims up to `request.limit` due tasks.
 pub(crate) fn claim(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     request: &ClaimRequest,
     now: Timestamp,
 ) -> Result<Vec<TaskRecord>, StoreError> {
@@ -150,7 +151,7 @@ impl Budget<'_> {
     /// Whether a candidate of `kind` holding `key` may be taken now.
     fn admits(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &WriteTx<'_>,
         kind: &str,
         key: Option<&str>,
     ) -> Result<bool, StoreError> {
@@ -202,7 +203,7 @@ impl Budget<'_> {
 }
 
 /// Claimed or running tasks in the store, of one kind or of all.
-fn count_active(tx: &Transaction<'_>, kind: Option<&str>) -> Result<u64, StoreError> {
+fn count_active(tx: &WriteTx<'_>, kind: Option<&str>) -> Result<u64, StoreError> {
     let count: i64 = match kind {
         None => tx
             .prepare_cached("SELECT count(*) FROM tasks WHERE status IN ('claimed', 'running')")
@@ -221,7 +222,7 @@ fn count_active(tx: &Transaction<'_>, kind: Option<&str>) -> Result<u64, StoreEr
 }
 
 /// Whether a task holding `key` is claimed or running.
-fn key_busy(tx: &Transaction<'_>, key: &str) -> Result<bool, StoreError> {
+fn key_busy(tx: &WriteTx<'_>, key: &str) -> Result<bool, StoreError> {
     tx.prepare_cached(
         "SELECT 1 FROM tasks WHERE concurrency_key = ?1 AND status IN ('claimed', 'running')",
     )

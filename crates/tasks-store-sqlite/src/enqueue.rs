@@ -1,7 +1,7 @@
 //! Enqueueing inside one write transaction: validation, dedupe, duplicate ids, supersede and
 //! insert, in that order, exactly as `tasks_core::enqueue` says.
 
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::OptionalExtension;
 use tasks_core::transition::{self, superseded_reason};
 use tasks_core::{
     EnqueueOutcome, InvalidInput, NewTask, StoreError, TaskId, TaskRecord, Timestamp,
@@ -10,12 +10,14 @@ use tasks_core::{
 use crate::error::sql;
 use crate::insert;
 use crate::row::{self, TASK_COLUMNS};
+use crate::schema::OPEN_STATUS;
+use crate::tx::WriteTx;
 use crate::writes::save;
 
 /// Enqueues `tasks` in order, each seeing the ones before it. The caller's transaction makes
 /// the batch all or nothing.
 pub(crate) fn enqueue_batch(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     tasks: Vec<NewTask>,
     now: Timestamp,
 ) -> Result<Vec<EnqueueOutcome>, StoreError> {
@@ -46,7 +48,7 @@ fn is_plain(task: &NewTask) -> bool {
 }
 
 /// Inserts created tasks and logs their creation.
-fn insert_created(tx: &Transaction<'_>, created: &[EnqueueOutcome]) -> Result<(), StoreError> {
+fn insert_created(tx: &WriteTx<'_>, created: &[EnqueueOutcome]) -> Result<(), StoreError> {
     if created.is_empty() {
         return Ok(());
     }
@@ -56,7 +58,7 @@ fn insert_created(tx: &Transaction<'_>, created: &[EnqueueOutcome]) -> Result<()
 
 /// Enqueues one task.
 pub(crate) fn enqueue(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     task: NewTask,
     now: Timestamp,
 ) -> Result<EnqueueOutcome, StoreError> {
@@ -90,16 +92,16 @@ pub(crate) fn enqueue(
     Ok(EnqueueOutcome::created(record, superseded_task_ids))
 }
 
-/// The open task of `kind` and `key` with no cancel requested, which a new task reuses.
-fn open_with_dedupe_key(
-    tx: &Transaction<'_>,
+/// The open task of `kind` and `key` with no cancel requested, which a new task reuses (and
+/// which keeps an operator from reopening a finished task holding the same key).
+pub(crate) fn open_with_dedupe_key(
+    tx: &WriteTx<'_>,
     kind: &str,
     key: &str,
 ) -> Result<Option<TaskRecord>, StoreError> {
     let sql_text = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE kind = ?1 AND dedupe_key = ?2 \
-         AND status IN ('queued', 'claimed', 'running') AND cancel_requested_at IS NULL \
-         ORDER BY id LIMIT 1"
+         AND {OPEN_STATUS} AND cancel_requested_at IS NULL ORDER BY id LIMIT 1"
     );
     let mut statement = tx.prepare_cached(&sql_text).map_err(sql)?;
     let mut rows = statement.query([kind, key]).map_err(sql)?;
@@ -111,18 +113,18 @@ fn open_with_dedupe_key(
 
 /// The open tasks of `kind` and `key`, which a superseding task replaces, by id.
 fn open_with_supersede_key(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     kind: &str,
     key: &str,
 ) -> Result<Vec<TaskRecord>, StoreError> {
     let sql_text = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE kind = ?1 AND supersede_key = ?2 \
-         AND status IN ('queued', 'claimed', 'running') ORDER BY id"
+         AND {OPEN_STATUS} ORDER BY id"
     );
     row::query_records(tx, &sql_text, &[kind.to_owned().into(), key.to_owned().into()])
 }
 
-fn exists(tx: &Transaction<'_>, id: &TaskId) -> Result<bool, StoreError> {
+fn exists(tx: &WriteTx<'_>, id: &TaskId) -> Result<bool, StoreError> {
     tx.prepare_cached("SELECT 1 FROM tasks WHERE id = ?1")
         .map_err(sql)?
         .query_row([id.as_str()], |_| Ok(()))

@@ -6,12 +6,13 @@
 
 use std::sync::OnceLock;
 
+use rusqlite::params;
 use rusqlite::types::ToSql;
-use rusqlite::{Transaction, params};
 use tasks_core::{StoreError, TaskRecord, TaskStatus};
 
 use crate::error::sql;
 use crate::row::{int, json, opt_json};
+use crate::tx::WriteTx;
 
 /// The row counts a statement is prepared for, largest first. The largest, 64 rows of 13
 /// parameters, binds 832, far below SQLite's limit of 32,766.
@@ -138,7 +139,7 @@ fn is_new(record: &TaskRecord) -> bool {
 
 /// Inserts newly created records (with their channel rows), in order.
 pub(crate) fn insert_records<'r>(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     records: impl ExactSizeIterator<Item = &'r TaskRecord>,
 ) -> Result<(), StoreError> {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
@@ -182,7 +183,7 @@ pub(crate) fn insert_records<'r>(
 
 /// Logs an `updated` change for each record, in order.
 pub(crate) fn log_updates<'r>(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     records: impl Iterator<Item = &'r TaskRecord>,
 ) -> Result<(), StoreError> {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod batch;
 mod changes;
 mod claim;
 mod enqueue;
@@ -15,6 +16,7 @@ mod reads;
 mod row;
 mod schema;
 mod store;
+mod tx;
 mod update;
 mod writes;
 

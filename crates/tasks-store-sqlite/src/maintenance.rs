@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use rusqlite::Transaction;
 use tasks_core::transition;
 use tasks_core::{
     ChangeKind, RetentionPolicy, RetentionReport, StoreError, TaskId, TaskRecord, TaskStatus,
@@ -14,12 +13,14 @@ use tasks_core::{
 use crate::changes;
 use crate::error::{corrupt, sql};
 use crate::row::{self, TASK_COLUMNS};
+use crate::schema::FINISHED_STATUS;
+use crate::tx::WriteTx;
 use crate::writes::save;
 
 /// Requeues (or finishes) up to `limit` claimed or running tasks whose lease ran out, oldest
 /// lease first, each with the `event` step core's `expire_lease` writes.
 pub(crate) fn recover_expired(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     limit: u32,
     now: Timestamp,
 ) -> Result<Vec<TaskRecord>, StoreError> {
@@ -46,7 +47,7 @@ pub(crate) fn recover_expired(
 /// Marks stale up to `limit` claimed or running tasks silent for at least `silent_for`, in
 /// the order of their last heartbeat (none first), then id. The caller validated `reason`.
 pub(crate) fn mark_stale(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     silent_for: Duration,
     reason: &str,
     limit: u32,
@@ -76,7 +77,7 @@ pub(crate) fn mark_stale(
 
 /// Applies a retention policy, then prunes the change feed to `change_log_limit` entries.
 pub(crate) fn compact(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     policy: &RetentionPolicy,
     now: Timestamp,
     change_log_limit: u64,
@@ -100,8 +101,10 @@ pub(crate) fn compact(
             let cutoff = now.saturating_sub(ttl).as_millis();
             doom(doomed_ids(
                 tx,
-                "SELECT id, revision FROM tasks WHERE status = ?1 AND finished_at <= ?2 \
-                 AND status IN ('succeeded', 'failed', 'cancelled')",
+                &format!(
+                    "SELECT id, revision FROM tasks WHERE status = ?1 AND finished_at <= ?2 \
+                     AND {FINISHED_STATUS}"
+                ),
                 &[status.as_str().to_owned().into(), cutoff.into()],
             )?);
         }
@@ -110,10 +113,11 @@ pub(crate) fn compact(
         if let Some(keep) = policy.keep_latest(status) {
             doom(doomed_ids(
                 tx,
-                "SELECT id, revision FROM (SELECT id, revision, row_number() OVER \
-                 (PARTITION BY kind ORDER BY finished_at DESC, id DESC) AS rank FROM tasks \
-                 WHERE status = ?1 AND status IN ('succeeded', 'failed', 'cancelled')) \
-                 WHERE rank > ?2",
+                &format!(
+                    "SELECT id, revision FROM (SELECT id, revision, row_number() OVER \
+                     (PARTITION BY kind ORDER BY finished_at DESC, id DESC) AS rank FROM tasks \
+                     WHERE status = ?1 AND {FINISHED_STATUS}) WHERE rank > ?2"
+                ),
                 &[status.as_str().to_owned().into(), keep.into()],
             )?);
         }
@@ -132,7 +136,7 @@ pub(crate) fn compact(
 }
 
 fn doomed_ids(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     sql_text: &str,
     params: &[rusqlite::types::Value],
 ) -> Result<Vec<(TaskId, u64)>, StoreError> {
@@ -151,7 +155,7 @@ fn doomed_ids(
 }
 
 /// Deletes a task with its steps and channel rows.
-fn delete_task(tx: &Transaction<'_>, id: &TaskId) -> Result<(), StoreError> {
+fn delete_task(tx: &WriteTx<'_>, id: &TaskId) -> Result<(), StoreError> {
     for statement in [
         "DELETE FROM tasks_steps WHERE task_id = ?1",
         "DELETE FROM tasks_channels WHERE task_id = ?1 AND channel IN \
@@ -167,7 +171,7 @@ fn delete_task(tx: &Transaction<'_>, id: &TaskId) -> Result<(), StoreError> {
 /// how many steps went. Steps are numbered without gaps and only
 /// ever trimmed from the front, so a task's latest `limit` are those with
 /// `seq > last_step_seq - limit`; only tasks still holding an older step are visited.
-fn trim_steps(tx: &Transaction<'_>, limit: u32) -> Result<(u64, u64), StoreError> {
+fn trim_steps(tx: &WriteTx<'_>, limit: u32) -> Result<(u64, u64), StoreError> {
     let limit = i64::from(limit);
     let mut statement = tx
         .prepare_cached(

@@ -12,8 +12,8 @@
 //! claim). The limits are validated integers, so the text stays safe, and each distinct value
 //! is prepared once and then served from the statement cache.
 
-use rusqlite::types::Value;
-use rusqlite::{Row, Transaction, params};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Row, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tasks_core::{
@@ -22,6 +22,7 @@ use tasks_core::{
 };
 
 use crate::error::{corrupt, sql};
+use crate::tx::WriteTx;
 
 /// The columns of `tasks`, in the order [`read_record`] expects.
 pub(crate) const TASK_COLUMNS: &str = "id, kind, status, input, output, error, metadata, \
@@ -61,7 +62,7 @@ pub(crate) fn opt_json<T: Serialize>(value: Option<&T>) -> Result<Option<String>
 }
 
 /// Inserts steps.
-pub(crate) fn insert_steps(tx: &Transaction<'_>, steps: &[StepRecord]) -> Result<(), StoreError> {
+pub(crate) fn insert_steps(tx: &WriteTx<'_>, steps: &[StepRecord]) -> Result<(), StoreError> {
     if steps.is_empty() {
         return Ok(());
     }
@@ -209,19 +210,29 @@ fn get_json<T: DeserializeOwned>(
     index: usize,
     column: &str,
 ) -> Result<T, StoreError> {
-    let text: String = get(row, index, column)?;
-    serde_json::from_str(&text).map_err(|e| corrupt(format_args!("column {column}: {e}")))
+    get_opt_json(row, index, column)?
+        .ok_or_else(|| corrupt(format_args!("column {column}: NULL where a document belongs")))
 }
 
+/// Decodes a JSON column straight from SQLite's buffer, without copying the text into a
+/// `String` first.
 fn get_opt_json<T: DeserializeOwned>(
     row: &Row<'_>,
     index: usize,
     column: &str,
 ) -> Result<Option<T>, StoreError> {
-    match get::<Option<String>>(row, index, column)? {
-        Some(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| corrupt(format_args!("column {column}: {e}"))),
-        None => Ok(None),
-    }
+    let bytes =
+        match row.get_ref(index).map_err(|e| corrupt(format_args!("column {column}: {e}")))? {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Text(bytes) => bytes,
+            other => {
+                return Err(corrupt(format_args!(
+                    "column {column} holds {:?}, not text",
+                    other.data_type()
+                )));
+            }
+        };
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| corrupt(format_args!("column {column}: {e}")))
 }

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use tasks_core::transition;
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
     InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport,
     StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
     TaskRecord, TaskStore, Timestamp,
@@ -28,7 +28,8 @@ use tasks_core::{
 use crate::error::{OpenError, pool, sql};
 use crate::open::{configure_reader, open_writer};
 use crate::options::SqliteOptions;
-use crate::{changes, claim, enqueue, maintenance, reads, row, writes};
+use crate::tx::WriteTx;
+use crate::{batch, changes, claim, enqueue, maintenance, reads, row, writes};
 
 /// Write transactions between two prunings of the change feed, so it stays bounded even when
 /// nobody runs `compact`.
@@ -96,17 +97,17 @@ impl SqliteTaskStore {
     /// rolling back on `Err`.
     fn write<T>(
         &self,
-        work: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        work: impl FnOnce(&WriteTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         // A panic while holding the lock unwinds through the transaction's drop, which rolls it
         // back: the connection is clean, so a poisoned lock is safe to take over.
-        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = WriteTx::begin(&conn)?;
         let value = work(&tx)?;
         if self.writes.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             changes::prune(&tx, self.options.change_log_limit)?;
         }
-        tx.commit().map_err(sql)?;
+        tx.commit()?;
         Ok(value)
     }
 
@@ -277,6 +278,32 @@ impl TaskStore for SqliteTaskStore {
             tasks_core::limits::validate_text("reason", reason, false)?;
         }
         self.write(|tx| writes::cancel(tx, id, reason, now))
+    }
+
+    fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        self.write(|tx| writes::retry(tx, id, now))
+    }
+
+    fn start_batch(
+        &self,
+        leases: &[Lease],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| batch::start_batch(tx, leases, now))
+    }
+
+    fn finish_batch(
+        &self,
+        finishes: &[Finish],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        if finishes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| batch::finish_batch(tx, finishes, now))
     }
 
     fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {

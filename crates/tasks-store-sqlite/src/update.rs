@@ -1,17 +1,18 @@
 //! Writing back changed records: only the columns a transition changed, and many records per
 //! statement when they changed the same columns (all tasks of one claim).
 
-use rusqlite::Transaction;
 use rusqlite::types::Value;
 use tasks_core::{LeaseToken, StoreError, TaskRecord, Timestamp};
 
 use crate::error::sql;
 use crate::row::{int, opt_json};
+use crate::tx::WriteTx;
 
 /// The mutable columns that differ from `old` to `new`, with their new values.
 ///
-/// Core's transitions never touch a task's identity, input, metadata, keys, channels, attempt
-/// limit, priority or creation time, so those are written once, at insert. Of the rest, only
+/// Core's transitions never touch a task's identity, input, metadata, keys, channels, priority
+/// or creation time, so those are written once, at insert. (The attempt limit changes only in
+/// an operator's `retry`, which raises it when the attempts are used up.) Of the rest, only
 /// the columns whose value changed are set: SQLite then leaves alone every index that holds
 /// none of them, so a progress write or a step append (which leave the status and the lease
 /// as they are) rewrites the row and no index entry.
@@ -45,6 +46,9 @@ fn changed_columns(
         Ok(doc(opt_json(new.progress_meta.as_ref())?))
     })?;
     set("attempt", old.attempt != new.attempt, &|| Ok(Value::Integer(i64::from(new.attempt))))?;
+    set("max_attempts", old.max_attempts != new.max_attempts, &|| {
+        Ok(Value::Integer(i64::from(new.max_attempts)))
+    })?;
     set("scheduled_at", old.scheduled_at != new.scheduled_at, &|| {
         Ok(time(Some(new.scheduled_at)))
     })?;
@@ -83,7 +87,7 @@ fn changed_columns(
 
 /// Writes back the columns a transition changed, from `old` to `new`.
 pub(crate) fn update_record(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     old: &TaskRecord,
     new: &TaskRecord,
 ) -> Result<(), StoreError> {
@@ -97,7 +101,7 @@ const UPDATE_CHUNK: usize = 64;
 /// the same columns (all tasks of one claim, say) go in one statement per [`UPDATE_CHUNK`]:
 /// `WITH v(id, ...) AS (VALUES ...) UPDATE tasks SET ... FROM v WHERE tasks.id = v.id`.
 pub(crate) fn update_records(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     pairs: &[(&TaskRecord, &TaskRecord)],
 ) -> Result<(), StoreError> {
     let mut groups: Vec<(Vec<&'static str>, Vec<Vec<Value>>)> = Vec::new();

@@ -1,11 +1,11 @@
 //! Writes to one existing task: the lease-fenced worker writes (start, heartbeat, progress,
-//! steps, complete, fail, acknowledge cancel, release) and a user's cancel.
+//! steps, complete, fail, acknowledge cancel, release), a user's cancel and an operator's
+//! retry.
 //!
 //! Each loads the record inside the write transaction, applies core's pure transition, and
 //! writes the result back with its change-feed entry. A refusal returns before anything is
 //! written.
 
-use rusqlite::Transaction;
 use tasks_core::transition;
 use tasks_core::{
     AppendedSteps, ChangeKind, Lease, NewStep, StoreError, TaskId, TaskRecord, Timestamp,
@@ -13,27 +13,24 @@ use tasks_core::{
 };
 
 use crate::changes;
-use crate::{row, update};
+use crate::tx::WriteTx;
+use crate::{enqueue, row, update};
 
 /// Writes back a record changed from `old` to `new` and logs the change.
-pub(crate) fn save(
-    tx: &Transaction<'_>,
-    old: &TaskRecord,
-    new: &TaskRecord,
-) -> Result<(), StoreError> {
+pub(crate) fn save(tx: &WriteTx<'_>, old: &TaskRecord, new: &TaskRecord) -> Result<(), StoreError> {
     update::update_record(tx, old, new)?;
     changes::log(tx, &new.id, new.revision, ChangeKind::Updated)
 }
 
 /// Loads the task of `lease`; a task that no longer exists has lost its lease too.
-fn leased(tx: &Transaction<'_>, lease: &Lease) -> Result<TaskRecord, StoreError> {
+fn leased(tx: &WriteTx<'_>, lease: &Lease) -> Result<TaskRecord, StoreError> {
     row::load_record(tx, &lease.task_id)?
         .ok_or_else(|| StoreError::LeaseLost { id: lease.task_id.clone() })
 }
 
 /// Applies a lease-fenced transition to the task of `lease` and saves the result.
 pub(crate) fn worker_write(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     lease: &Lease,
     apply: impl FnOnce(&TaskRecord) -> Result<TaskRecord, TransitionRefusal>,
 ) -> Result<TaskRecord, StoreError> {
@@ -45,7 +42,7 @@ pub(crate) fn worker_write(
 
 /// Appends steps to the task of `lease` (one revision for the whole batch).
 pub(crate) fn append_steps(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     lease: &Lease,
     steps: &[NewStep],
     now: Timestamp,
@@ -61,7 +58,7 @@ pub(crate) fn append_steps(
 /// A user's cancel: queued tasks end at once, claimed or running ones get a cancel request; a
 /// repeated request changes nothing (and logs nothing).
 pub(crate) fn cancel(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     id: &TaskId,
     reason: Option<&str>,
     now: Timestamp,
@@ -73,5 +70,25 @@ pub(crate) fn cancel(
     if next.revision != current.revision {
         save(tx, &current, &next)?;
     }
+    Ok(next)
+}
+
+/// An operator's retry: the task is queued again, due now, with the `event` step core's
+/// `retry` writes. A finished task whose dedupe key another open task now holds is refused.
+pub(crate) fn retry(
+    tx: &WriteTx<'_>,
+    id: &TaskId,
+    now: Timestamp,
+) -> Result<TaskRecord, StoreError> {
+    let current =
+        row::load_record(tx, id)?.ok_or_else(|| StoreError::NotFound { id: id.clone() })?;
+    let holder = match transition::retry_dedupe_key(&current) {
+        Some(key) => enqueue::open_with_dedupe_key(tx, &current.kind, key)?.map(|open| open.id),
+        None => None,
+    };
+    let (next, step) = transition::retry(&current, holder.as_ref(), now)
+        .map_err(|refusal| StoreError::refused(id, refusal))?;
+    row::insert_steps(tx, std::slice::from_ref(&step))?;
+    save(tx, &current, &next)?;
     Ok(next)
 }

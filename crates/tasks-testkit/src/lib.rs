@@ -9,8 +9,3 @@ pub mod suite;
 
 pub use fixture::{StoreFixture, WithGuard};
 pub use memory::MemoryStore;
-
-/// The workspace README's examples, compiled and run as doctests so they stay true.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct WorkspaceReadmeDoctests;

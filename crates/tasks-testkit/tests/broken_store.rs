@@ -1,6 +1,7 @@
 //! Proof that the conformance suite can fail: [`Broken`] wraps the reference `MemoryStore`
 //! and, depending on its [`Defect`], hands one task to two claimers, lets a stale lease
-//! complete a task, stores half of a refused batch, or forgets dedupe keys. Each defect must
+//! complete a task, stores half of a refused batch, forgets dedupe keys, or fails a whole
+//! batch of worker writes for one stale item. Each defect must
 //! make the behaviours named for it fail, while the faithful wrapper passes every behaviour.
 
 use std::panic::{self, AssertUnwindSafe};
@@ -8,10 +9,10 @@ use std::sync::{Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Lease,
-    NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport, StepQuery, StepRecord,
-    StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStore,
-    Timestamp,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
+    Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport, StepQuery,
+    StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
+    TaskRecord, TaskStore, Timestamp,
 };
 use tasks_testkit::MemoryStore;
 use tasks_testkit::suite::BEHAVIOURS;
@@ -30,6 +31,9 @@ enum Defect {
     LeakyBatch,
     /// `enqueue` and `enqueue_batch` drop the dedupe key, so a duplicate becomes a second task.
     ForgetsDedupe,
+    /// `start_batch` and `finish_batch` answer the first refused item's error for the whole
+    /// batch, so the caller never learns what became of the other items.
+    WholeBatchErrors,
 }
 
 /// A `MemoryStore` with one [`Defect`].
@@ -42,6 +46,22 @@ struct Broken {
 impl Broken {
     fn new(defect: Defect) -> Self {
         Broken { inner: MemoryStore::new(), defect, last_claimed: Mutex::new(None) }
+    }
+}
+
+impl Broken {
+    /// The results of a batch as the defect hands them back.
+    fn batch(
+        &self,
+        results: Result<Vec<Result<TaskRecord, StoreError>>, StoreError>,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        if self.defect == Defect::WholeBatchErrors {
+            return results?
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map(|all| all.into_iter().map(Ok).collect());
+        }
+        results
     }
 }
 
@@ -182,6 +202,26 @@ impl TaskStore for Broken {
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError> {
         self.inner.cancel(id, reason, now)
+    }
+
+    fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        self.inner.retry(id, now)
+    }
+
+    fn start_batch(
+        &self,
+        leases: &[Lease],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        self.batch(self.inner.start_batch(leases, now))
+    }
+
+    fn finish_batch(
+        &self,
+        finishes: &[Finish],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        self.batch(self.inner.finish_batch(finishes, now))
     }
 
     fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
@@ -328,6 +368,18 @@ fn skipped_dedupe_is_caught() {
     );
 }
 
+#[test]
+fn batch_failing_as_a_whole_is_caught() {
+    assert_caught(
+        Defect::WholeBatchErrors,
+        &[
+            "start_batch_matches_single_starts",
+            "finish_batch_refuses_only_stale_items",
+            "batch_items_are_one_change_each",
+        ],
+    );
+}
+
 /// The model-based test must notice a store that diverges from the reference: each defect
 /// below makes it panic within a few dozen generated sequences.
 fn model_test_fails_on(defect: Defect) {
@@ -359,6 +411,11 @@ fn model_test_catches_unfenced_complete() {
 #[test]
 fn model_test_catches_skipped_dedupe() {
     model_test_fails_on(Defect::ForgetsDedupe);
+}
+
+#[test]
+fn model_test_catches_whole_batch_errors() {
+    model_test_fails_on(Defect::WholeBatchErrors);
 }
 
 #[test]

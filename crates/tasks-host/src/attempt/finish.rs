@@ -12,15 +12,18 @@
 //! | panic | none | `fail`, retryable |
 //!
 //! With a lost lease nothing is written: the task belongs to someone else now.
+//!
+//! `complete`, `fail` and `acknowledge_cancel` go through the host's burst writer, so the
+//! final writes of attempts that end together share one `finish_batch`; each keeps its own
+//! answer (a refused output becomes a non-retryable failure, a lost lease stops there).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tasks_core::transition;
-use tasks_core::{ExecutionOutcome, StoreErrorKind, TaskError, TaskRecord, TaskStatus, limits};
+use tasks_core::{ExecutionOutcome, Finish, StoreErrorKind, TaskError, TaskStatus, limits};
 
 use super::supervise::Ending;
-use super::writes::{Writer, event_of_end};
+use super::writes::{PATIENT_RETRY, RETRY_DELAYS, Writer, event_of_end};
 use super::{StopCause, TIMEOUT_CODE};
 use crate::inner::lock;
 use crate::registration::HandlerRegistration;
@@ -104,14 +107,21 @@ impl Writer {
             return;
         }
         lock(&self.attempt.reports).closed = true;
-        // Reports are never dropped for a passing store failure: try the last flush a few times.
-        for delay in [0u64, 50, 250, 1000] {
-            if delay > 0 {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
+        // Reports are never dropped for a passing store failure: the last flush is tried again
+        // while the lease is ours, and the final write comes only after it, so a task never
+        // ends with its last steps missing. Once the lease runs out nothing more is written:
+        // recovery gives the task another attempt.
+        let mut delays = RETRY_DELAYS.iter();
+        while !self.flush().await {
+            if self.attempt.is_lease_lost() {
+                return;
             }
-            if self.flush().await || self.attempt.is_lease_lost() {
-                break;
-            }
+            let delay = match delays.next() {
+                Some(delay) => *delay,
+                None if self.lease_still_ours() => PATIENT_RETRY,
+                None => return,
+            };
+            tokio::time::sleep(delay).await;
         }
         if self.attempt.is_lease_lost() {
             return;
@@ -122,21 +132,13 @@ impl Writer {
 
     async fn write_final(&mut self, action: Action, registration: &HandlerRegistration) {
         let lease = self.attempt.lease.clone();
-        // Each write tells its event from the blocking thread, right after the store answers:
-        // before the task can be claimed again, so its next attempt's events come after.
-        let inner = Arc::clone(&self.inner);
-        let told = move |record: TaskRecord| {
-            inner.emit_task(event_of_end(&record), &record);
-            Ok(record)
-        };
+        // The burst writer tells each final write's event from the blocking thread, right after
+        // the store answers: before the task can be claimed again, so its next attempt's events
+        // come after. A release is rare (a stopping host) and written alone, telling the same.
         let written = match action {
             Action::Complete(output) => {
-                let completed = self
-                    .must_write("completing a task", move |store, now| {
-                        store.complete(&lease, output.clone(), now).and_then(told.clone())
-                    })
-                    .await;
-                match completed {
+                let complete = Finish::Complete { lease, output };
+                match self.must_finish("completing a task", complete).await {
                     Err(Some(error)) if error.kind() == StoreErrorKind::InvalidInput => {
                         let error = TaskError::new(format!("the output was refused: {error}"))
                             .with_name("InvalidOutput")
@@ -154,12 +156,8 @@ impl Writer {
                     registration.retry.backoff.delay(attempt_number, &mut *lock(&self.inner.random))
                 });
                 let retry_at = delay.map(|delay| self.inner.store.now().saturating_add(delay));
-                let failed = self
-                    .must_write("failing a task", move |store, now| {
-                        store.fail(&lease, error.clone(), retry_at, now).and_then(told.clone())
-                    })
-                    .await
-                    .ok();
+                let fail = Finish::Fail { lease, error, retry_at };
+                let failed = self.must_finish("failing a task", fail).await.ok();
                 if let (Some(record), Some(delay)) = (&failed, delay)
                     && record.status == TaskStatus::Queued
                 {
@@ -169,18 +167,19 @@ impl Writer {
             }
             Action::Acknowledge(reason) => {
                 let reason = storable_reason(reason);
-                self.must_write("acknowledging a cancel", move |store, now| {
-                    store.acknowledge_cancel(&lease, reason.as_deref(), now).and_then(told.clone())
+                let acknowledge = Finish::AcknowledgeCancel { lease, reason };
+                self.must_finish("acknowledging a cancel", acknowledge).await.ok()
+            }
+            Action::Release => {
+                let inner = Arc::clone(&self.inner);
+                self.must_write("releasing a task", move |store, now| {
+                    let record = store.release(&lease, now)?;
+                    inner.emit_task(event_of_end(&record), &record);
+                    Ok(record)
                 })
                 .await
                 .ok()
             }
-            Action::Release => self
-                .must_write("releasing a task", move |store, now| {
-                    store.release(&lease, now).and_then(told.clone())
-                })
-                .await
-                .ok(),
         };
         if let Some(record) = written {
             self.attempt.set_record(record);

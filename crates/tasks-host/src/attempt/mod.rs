@@ -2,14 +2,18 @@
 //!
 //! - [`Attempt`] (here): the state the attempt's parts share: its lease, its cancellation
 //!   handle and why it was stopped, and the reports waiting to be written.
-//! - `drive` (here): start, run, supervise, finish; or fail a task of a kind this host does
-//!   not handle.
-//! - `reporter`: the [`TaskReporter`](tasks_core::TaskReporter) handed to the executor.
+//! - `drive` (here): wait for the start the claim loop asked for, then run, supervise,
+//!   finish; or give back a task it did not start, or fail one of a kind this host does not
+//!   handle.
+//! - `reporter`: the [`TaskReporter`](tasks_core::TaskReporter) handed to the executor;
+//!   `budget`: the step limits it applies.
 //! - `supervise`: the loop around a running executor (heartbeats, coalesced writes,
 //!   timeout, cancellation grace).
 //! - `writes`: every write after the start, in order, with the events they emit.
-//! - `finish`: the final write, chosen from how the execution ended and why it was stopped.
+//! - `finish`: the final write, chosen from how the execution ended and why it was stopped,
+//!   written through the host's burst writer (`crate::burst`).
 
+mod budget;
 mod finish;
 mod reporter;
 mod supervise;
@@ -19,15 +23,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tasks_core::{
-    CancelHandle, CancelSignal, Execution, HostEventType, Lease, NewStep, ProgressUpdate,
-    StoreErrorKind, TaskError, TaskId, TaskInvocation, TaskRecord,
+    CancelHandle, CancelSignal, Execution, Finish, Lease, NewStep, ProgressUpdate, StoreErrorKind,
+    TaskError, TaskId, TaskInvocation, TaskRecord,
 };
 use tokio::sync::Notify;
 
+use crate::burst::{FinishWriter, Pending};
 use crate::inner::{Inner, lock};
 use crate::registration::HandlerRegistration;
 
 pub(crate) use reporter::AttemptReporter;
+pub(crate) use writes::event_of_end;
 
 /// The error code of a task claimed by a host that has no handler for its kind.
 pub const UNKNOWN_KIND_CODE: &str = "unknown_kind";
@@ -61,6 +67,8 @@ pub(crate) struct Reports {
     pub(crate) record: TaskRecord,
     pub(crate) progress: Option<ProgressUpdate>,
     pub(crate) steps: Vec<NewStep>,
+    /// Steps dropped over the step limits since the last batch (see `budget`).
+    pub(crate) dropped_steps: u64,
     pub(crate) heartbeat: bool,
     pub(crate) closed: bool,
 }
@@ -98,6 +106,7 @@ impl Attempt {
                 record,
                 progress: None,
                 steps: Vec::new(),
+                dropped_steps: 0,
                 heartbeat: false,
                 closed: false,
             }),
@@ -182,11 +191,21 @@ impl Drop for EndGuard {
     }
 }
 
+/// Whether the claim loop handed a claimed task over to be started.
+#[derive(Debug)]
+pub(crate) enum Start {
+    /// Handed to the start writer: the answer comes once its burst is written.
+    Pending(Pending),
+    /// Not started: the host began to stop, or it has no handler for the task's kind.
+    NotStarted,
+}
+
 /// Runs one claimed task to its end on this host.
 pub(crate) async fn drive(
     inner: Arc<Inner>,
     attempt: Arc<Attempt>,
     registration: Option<Arc<HandlerRegistration>>,
+    start: Start,
 ) {
     let guard = EndGuard { inner, attempt };
     let (inner, attempt) = (&guard.inner, &guard.attempt);
@@ -195,19 +214,15 @@ pub(crate) async fn drive(
         return;
     };
     let mut finisher = writes::Writer::new(Arc::clone(inner), Arc::clone(attempt));
-    if inner.is_stopping() {
+    let answer = match start {
+        Start::Pending(pending) => pending.answer().await,
         // Claimed just as the host began to stop: give it back untouched.
-        finisher.release_unstarted().await;
-        return;
-    }
-    let lease = attempt.lease.clone();
-    let teller = Arc::clone(inner);
-    let start = move |store: &dyn tasks_core::TaskStore, now| {
-        let started = store.start(&lease, now)?;
-        teller.emit_task(HostEventType::TaskStarted, &started);
-        Ok(started)
+        Start::NotStarted => {
+            finisher.release_unstarted().await;
+            return;
+        }
     };
-    let started = match inner.store.call(start).await {
+    let started = match answer {
         Ok(record) => record,
         Err(error) if error.kind() == StoreErrorKind::LeaseLost => {
             finisher.lost().await;
@@ -239,17 +254,8 @@ async fn fail_unknown_kind(inner: &Arc<Inner>, attempt: &Arc<Attempt>) {
     ))
     .with_name("UnknownKind")
     .with_code(UNKNOWN_KIND_CODE);
-    let lease = attempt.lease.clone();
-    let teller = Arc::clone(inner);
-    let fail = move |store: &dyn tasks_core::TaskStore, now| {
-        let record = store.fail(&lease, error, None, now)?;
-        teller.emit_task(writes::event_of_end(&record), &record);
-        Ok(record)
-    };
-    match inner.store.call(fail).await {
-        Ok(_) => {}
-        Err(error) => {
-            inner.emit_store_error("failing a task of an unknown kind", Some(&attempt.id), &error)
-        }
+    let finish = Finish::Fail { lease: attempt.lease.clone(), error, retry_at: None };
+    if let Err(error) = FinishWriter::write(inner, finish).await {
+        inner.emit_store_error("failing a task of an unknown kind", Some(&attempt.id), &error);
     }
 }

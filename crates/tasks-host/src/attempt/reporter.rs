@@ -6,12 +6,16 @@
 //! of the last written record with the pending progress applied, carrying that record's
 //! revision (the coalesced write that follows raises it). Step events wait for their write,
 //! since only the store numbers steps.
+//!
+//! Steps past the host's step limits (see `budget`) are dropped here and counted; the writer
+//! notes how many with the next batch.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tasks_core::transition;
 use tasks_core::{HostEventType, NewStep, ProgressUpdate, ReportError, TaskReporter};
 
+use super::budget::StepBudget;
 use super::{Attempt, Reports};
 use crate::inner::{Inner, lock};
 
@@ -19,11 +23,13 @@ use crate::inner::{Inner, lock};
 pub(crate) struct AttemptReporter {
     inner: Arc<Inner>,
     attempt: Arc<Attempt>,
+    budget: Mutex<StepBudget>,
 }
 
 impl AttemptReporter {
     pub(crate) fn new(inner: Arc<Inner>, attempt: Arc<Attempt>) -> Self {
-        AttemptReporter { inner, attempt }
+        let budget = Mutex::new(StepBudget::new(&inner.options, tokio::time::Instant::now()));
+        AttemptReporter { inner, attempt, budget }
     }
 
     fn open(&self, reports: &Reports) -> Result<(), ReportError> {
@@ -90,6 +96,12 @@ impl TaskReporter for AttemptReporter {
         {
             let mut reports = lock(&self.attempt.reports);
             self.open(&reports)?;
+            let waiting = reports.steps.len();
+            if !lock(&self.budget).admit(waiting, tokio::time::Instant::now()) {
+                // Counted, and noted with the next batch; nothing to wake the writer for.
+                reports.dropped_steps += 1;
+                return Ok(());
+            }
             reports.steps.push(step);
         }
         self.attempt.report_notify.notify_one();

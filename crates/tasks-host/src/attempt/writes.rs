@@ -1,23 +1,27 @@
 //! [`Writer`]: every store write of one attempt after its start, in order: coalesced reports
-//! (steps batched, progress latest-wins), heartbeats, and the final write, with the events each
-//! one emits. A write the store refuses with `LeaseLost` marks the attempt lost: the executor
+//! (steps batched, progress latest-wins), heartbeats, and the final write (through the host's
+//! burst writer, `crate::burst`), with the events each one emits. A write the store refuses with `LeaseLost` marks the attempt lost: the executor
 //! is stopped, `lease_lost` is emitted, and nothing more is written.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tasks_core::{
-    HostEventType, StoreError, StoreErrorKind, TaskRecord, TaskStatus, TaskStore, Timestamp,
+    Finish, HostEventType, StoreError, StoreErrorKind, TaskRecord, TaskStatus, TaskStore, Timestamp,
 };
 use tokio::time::Instant;
 
 use super::Attempt;
 use super::reporter::merge_progress;
+use crate::burst::FinishWriter;
 use crate::inner::{Inner, lock};
 
 /// Delays between tries of a write that must land (a final write, the last flush).
-const RETRY_DELAYS: [Duration; 3] =
+pub(crate) const RETRY_DELAYS: [Duration; 3] =
     [Duration::from_millis(50), Duration::from_millis(250), Duration::from_secs(1)];
+/// The delay between later tries, made while the attempt's lease still runs.
+pub(crate) const PATIENT_RETRY: Duration = Duration::from_secs(1);
 
 /// Writes one attempt's changes.
 pub(crate) struct Writer {
@@ -76,11 +80,12 @@ impl Writer {
         self.last_flush = Instant::now();
         let (steps, progress, heartbeat) = {
             let mut reports = lock(&self.attempt.reports);
-            (
-                std::mem::take(&mut reports.steps),
-                reports.progress.take(),
-                std::mem::take(&mut reports.heartbeat),
-            )
+            let mut steps = std::mem::take(&mut reports.steps);
+            let dropped = std::mem::take(&mut reports.dropped_steps);
+            if dropped > 0 {
+                steps.push(super::budget::dropped_note(dropped, &self.inner.options));
+            }
+            (steps, reports.progress.take(), std::mem::take(&mut reports.heartbeat))
         };
         let mut written = true;
         if !steps.is_empty() {
@@ -202,21 +207,66 @@ impl Writer {
         F: Fn(&dyn TaskStore, Timestamp) -> Result<T, StoreError> + Clone + Send + 'static,
         T: Send + 'static,
     {
+        let inner = Arc::clone(&self.inner);
+        self.must_land(doing, move || {
+            let (inner, call) = (Arc::clone(&inner), call.clone());
+            async move { inner.store.call(call).await }
+        })
+        .await
+    }
+
+    /// A final write (complete, fail, acknowledge a cancel) that must land, made through the
+    /// host's burst writer; answers as [`Writer::must_write`].
+    pub(crate) async fn must_finish(
+        &mut self,
+        doing: &str,
+        finish: Finish,
+    ) -> Result<TaskRecord, Option<StoreError>> {
+        let inner = Arc::clone(&self.inner);
+        self.must_land(doing, move || {
+            let (inner, finish) = (Arc::clone(&inner), finish.clone());
+            async move { FinishWriter::write(&inner, finish).await }
+        })
+        .await
+    }
+
+    /// Makes `write` until it lands, is refused for good, or the tries run out.
+    async fn must_land<T, F, Fut>(
+        &mut self,
+        doing: &str,
+        mut write: F,
+    ) -> Result<T, Option<StoreError>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
         let mut delays = RETRY_DELAYS.iter();
         loop {
-            let error = match self.inner.store.call(call.clone()).await {
+            let error = match write().await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
             if self.failed(doing, &error).await {
                 return Err((error.kind() != StoreErrorKind::LeaseLost).then_some(error));
             }
-            match delays.next() {
-                Some(delay) => tokio::time::sleep(*delay).await,
-                // The lease will run out and recovery will give the task another attempt.
+            let delay = match delays.next() {
+                Some(delay) => *delay,
+                // Past the quick tries, keep trying while the lease is ours: a store back
+                // before it runs out (a database restarting) takes the write, and the work is
+                // not done again.
+                None if self.lease_still_ours() => PATIENT_RETRY,
+                // The lease has run out: recovery will give the task another attempt.
                 None => return Err(None),
-            }
+            };
+            tokio::time::sleep(delay).await;
         }
+    }
+
+    /// Whether the attempt's lease, as the store last renewed it, still runs by the host's
+    /// clock: until then no other runner can take the task, so a write may still land.
+    pub(crate) fn lease_still_ours(&self) -> bool {
+        let expires = self.attempt.record().lease_expires_at;
+        expires.is_some_and(|expires| expires > self.inner.store.now())
     }
 
     /// Gives back a task that never ran (the host began to stop, or its start failed).

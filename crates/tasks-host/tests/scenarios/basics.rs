@@ -300,7 +300,8 @@ pub(crate) async fn store_calls_stay_off_runtime_workers(store: Arc<dyn TaskStor
         })
         .await;
     host.stop().await.expect("stopped");
-    assert!(probe.calls("claim") >= 1 && probe.calls("complete") >= 1);
+    assert!(probe.calls("claim") >= 1 && probe.calls("start_batch") >= 1);
+    assert!(probe.calls("finish_batch") >= 1);
     assert!(probe.calls("recover_expired") >= 1 && probe.calls("compact") >= 1);
     // The host now holds the last reference: dropping it here, on the runtime, must not drop
     // the store here.

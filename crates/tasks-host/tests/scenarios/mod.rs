@@ -3,9 +3,11 @@
 //! factory, so every store runs every scenario and a failure names both.
 
 pub(crate) mod basics;
+pub(crate) mod bursts;
 pub(crate) mod cancel;
 pub(crate) mod failures;
 pub(crate) mod leases;
+pub(crate) mod limits;
 pub(crate) mod reports;
 
 /// Emits one `#[test]` per scenario for the store that `$factory` (an expression yielding
@@ -23,6 +25,7 @@ macro_rules! host_scenarios {
             basics::per_kind_and_global_concurrency_hold,
             basics::store_calls_stay_off_runtime_workers,
             basics::bulk_enqueue_runs_every_task,
+            bursts::attempts_ending_together_each_end_as_alone,
             failures::retries_then_success,
             failures::retries_exhausted,
             failures::fatal_failure_is_not_retried,
@@ -40,6 +43,7 @@ macro_rules! host_scenarios {
             leases::stop_drains_then_releases,
             reports::progress_is_coalesced_and_steps_kept_in_order,
             reports::retention_runs_on_its_interval,
+            limits::a_step_flood_is_capped_and_counted,
         );
     };
     (@tests $($group:ident :: $name:ident),+ $(,)?) => {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
     KindSelector, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport,
     StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
     TaskRecord, TaskStore, Timestamp,
@@ -118,6 +118,22 @@ impl TaskStore for Wrapped {
         self.enter("start");
         self.inner.start(lease, now)
     }
+    fn start_batch(
+        &self,
+        leases: &[Lease],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        self.enter("start_batch");
+        self.inner.start_batch(leases, now)
+    }
+    fn finish_batch(
+        &self,
+        finishes: &[Finish],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        self.enter("finish_batch");
+        self.inner.finish_batch(finishes, now)
+    }
     fn heartbeat(
         &self,
         lease: &Lease,
@@ -192,10 +208,12 @@ impl TaskStore for Wrapped {
         if let Some(waker) = self.claim_before_recovery_returns.get()
             && !recovered.is_empty()
         {
-            let before = self.calls("start");
+            // The host starts what it claims in one `start_batch`.
+            let starts = || self.calls("start") + self.calls("start_batch");
+            let before = starts();
             waker.wake();
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while self.calls("start") == before && std::time::Instant::now() < deadline {
+            while starts() == before && std::time::Instant::now() < deadline {
                 std::thread::yield_now();
             }
         }

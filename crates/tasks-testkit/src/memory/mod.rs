@@ -18,7 +18,7 @@ use std::time::Duration;
 use tasks_core::transition;
 use tasks_core::{
     AppendedSteps, Capabilities, ChangeCursor, ChangeKind, ChangePage, ClaimRequest,
-    EnqueueOutcome, InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
+    EnqueueOutcome, Finish, InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
     RetentionReport, StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter,
     TaskId, TaskListQuery, TaskRecord, Timestamp,
 };
@@ -172,9 +172,7 @@ impl tasks_core::TaskStore for MemoryStore {
         output: serde_json::Value,
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError> {
-        transition::validate_output(&output)?;
-        self.lock()
-            .worker_write(lease, |record| transition::complete(record, &lease.token, output, now))
+        self.lock().finish(&Finish::Complete { lease: lease.clone(), output }, now)
     }
 
     fn fail(
@@ -184,10 +182,7 @@ impl tasks_core::TaskStore for MemoryStore {
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError> {
-        transition::validate_error(&error)?;
-        self.lock().worker_write(lease, |record| {
-            transition::fail(record, &lease.token, error, retry_at, now)
-        })
+        self.lock().finish(&Finish::Fail { lease: lease.clone(), error, retry_at }, now)
     }
 
     fn acknowledge_cancel(
@@ -196,12 +191,30 @@ impl tasks_core::TaskStore for MemoryStore {
         reason: Option<&str>,
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError> {
-        if let Some(reason) = reason {
-            tasks_core::limits::validate_text("reason", reason, false)?;
-        }
-        self.lock().worker_write(lease, |record| {
-            transition::acknowledge_cancel(record, &lease.token, reason, now)
-        })
+        let finish =
+            Finish::AcknowledgeCancel { lease: lease.clone(), reason: reason.map(str::to_owned) };
+        self.lock().finish(&finish, now)
+    }
+
+    fn start_batch(
+        &self,
+        leases: &[Lease],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        Ok(self.lock().start_batch(leases, now))
+    }
+
+    fn finish_batch(
+        &self,
+        finishes: &[Finish],
+        now: Timestamp,
+    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
+        let mut state = self.lock();
+        Ok(finishes.iter().map(|finish| state.finish(finish, now)).collect())
+    }
+
+    fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        self.lock().retry(id, now)
     }
 
     fn release(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> {

@@ -1,12 +1,12 @@
 //! Writes of the memory store: enqueue (with dedupe and supersede), the lease-fenced worker
-//! writes and user cancels. Each builds the new records with core's transitions before
+//! writes (one at a time or in batches), user cancels and operator retries. Each builds the new records with core's transitions before
 //! storing any of them, so a refusal changes nothing.
 
 use tasks_core::enqueue::{blocks_dedupe, is_superseded_by};
 use tasks_core::transition::{self, superseded_reason};
 use tasks_core::{
-    EnqueueOutcome, InvalidInput, Lease, NewTask, StoreError, TaskId, TaskRecord, Timestamp,
-    TransitionRefusal,
+    EnqueueOutcome, Finish, InvalidInput, Lease, NewTask, StoreError, TaskId, TaskRecord,
+    Timestamp, TransitionRefusal,
 };
 
 use std::collections::BTreeMap;
@@ -127,6 +127,46 @@ impl State {
         if next.revision != current.revision {
             self.put(next.clone());
         }
+        Ok(next)
+    }
+
+    /// A batch of starts under the one lock: each item as `start` alone, in order.
+    pub(super) fn start_batch(
+        &mut self,
+        leases: &[Lease],
+        now: Timestamp,
+    ) -> Vec<Result<TaskRecord, StoreError>> {
+        leases
+            .iter()
+            .map(|lease| {
+                self.worker_write(lease, |record| transition::start(record, &lease.token, now))
+            })
+            .collect()
+    }
+
+    /// One finish as its single call: validated first, then applied to the task of its lease.
+    pub(super) fn finish(
+        &mut self,
+        finish: &Finish,
+        now: Timestamp,
+    ) -> Result<TaskRecord, StoreError> {
+        finish.validate()?;
+        self.worker_write(finish.lease(), |record| finish.apply(record, now))
+    }
+
+    /// An operator's retry: the task is queued again, due now, with an event step saying so.
+    pub(super) fn retry(&mut self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> {
+        let current = self.task(id)?;
+        let holder = transition::retry_dedupe_key(current).and_then(|key| {
+            self.tasks
+                .values()
+                .find(|other| other.id != *id && blocks_dedupe(other, &current.kind, key))
+                .map(|other| other.id.clone())
+        });
+        let (next, step) = transition::retry(current, holder.as_ref(), now)
+            .map_err(|refusal| StoreError::refused(id, refusal))?;
+        self.put_steps(vec![step]);
+        self.put(next.clone());
         Ok(next)
     }
 }

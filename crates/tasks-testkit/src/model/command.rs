@@ -65,6 +65,19 @@ pub enum Command {
     Cancel {
         task: u8,
     },
+    /// An operator's "retry now" of a task.
+    Retry {
+        task: u8,
+    },
+    /// `start_batch` over the picked leases.
+    StartBatch {
+        leases: Vec<u8>,
+    },
+    /// `finish_batch` over the picked leases: 0 completes, 1 fails with a retry, 2 fails for
+    /// good, 3 acknowledges a cancel.
+    FinishBatch {
+        items: Vec<(u8, u8)>,
+    },
     Advance {
         ms: u16,
     },
@@ -110,6 +123,9 @@ pub(crate) fn command() -> impl Strategy<Value = Command> {
         2 => any::<u8>().prop_map(|lease| Command::Release { lease }),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(lease, complete)| Command::StaleWrite { lease, complete }),
         2 => any::<u8>().prop_map(|task| Command::Cancel { task }),
+        2 => any::<u8>().prop_map(|task| Command::Retry { task }),
+        2 => proptest::collection::vec(any::<u8>(), 0..5).prop_map(|leases| Command::StartBatch { leases }),
+        2 => proptest::collection::vec((any::<u8>(), 0u8..4), 0..5).prop_map(|items| Command::FinishBatch { items }),
         3 => (1u16..4000).prop_map(|ms| Command::Advance { ms }),
         1 => (1u8..5).prop_map(|limit| Command::RecoverExpired { limit }),
         1 => (100u16..4000).prop_map(|silent_ms| Command::MarkStale { silent_ms }),

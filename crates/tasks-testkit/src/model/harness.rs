@@ -6,7 +6,7 @@ use std::time::Duration;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use serde_json::json;
 use tasks_core::{
-    ClaimRequest, EnqueueOptions, KindClaim, Lease, NewStep, NewTask, ProgressUpdate,
+    ClaimRequest, EnqueueOptions, Finish, KindClaim, Lease, NewStep, NewTask, ProgressUpdate,
     RetentionPolicy, StepQuery, TaskError, TaskFilter, TaskId, TaskListQuery, TaskOrder, TaskStore,
     Timestamp,
 };
@@ -68,6 +68,27 @@ where
     });
     if let Err(failure) = result {
         panic!("the store diverged from the reference model: {failure}");
+    }
+}
+
+/// The results of a batch of worker writes, made comparable item by item.
+fn batch_view(
+    results: &[Result<tasks_core::TaskRecord, tasks_core::StoreError>],
+) -> Vec<Result<tasks_core::TaskRecord, tasks_core::StoreErrorKind>> {
+    results.iter().map(|result| outcome(result, comparable)).collect()
+}
+
+/// The finish a [`Command::FinishBatch`] item stands for.
+fn finish(what: u8, lease: Lease, now: Timestamp) -> Finish {
+    match what {
+        0 => Finish::Complete { lease, output: json!({"ok": true}) },
+        1 => Finish::Fail {
+            lease,
+            error: TaskError::new("boom").with_code("test"),
+            retry_at: Some(now.saturating_add(Duration::from_millis(500))),
+        },
+        2 => Finish::Fail { lease, error: TaskError::new("fatal"), retry_at: None },
+        _ => Finish::AcknowledgeCancel { lease, reason: Some("stopped".to_owned()) },
     }
 }
 
@@ -283,6 +304,41 @@ impl World {
                     "cancel",
                     outcome(&store.cancel(&id, Some("user"), now), comparable),
                     outcome(&model.cancel(&id, Some("user"), now), comparable),
+                )
+            }
+            Command::Retry { task } => {
+                if self.ids.is_empty() {
+                    return Ok(());
+                }
+                let id = self.ids[task as usize % self.ids.len()].clone();
+                same(
+                    "retry",
+                    outcome(&store.retry(&id, now), comparable),
+                    outcome(&model.retry(&id, now), comparable),
+                )
+            }
+            Command::StartBatch { leases } => {
+                let picked: Vec<(Lease, Lease)> =
+                    leases.iter().filter_map(|pick| self.lease(*pick)).collect();
+                let (ours, theirs): (Vec<Lease>, Vec<Lease>) = picked.into_iter().unzip();
+                same(
+                    "start_batch",
+                    outcome(&store.start_batch(&ours, now), |results| batch_view(results)),
+                    outcome(&model.start_batch(&theirs, now), |results| batch_view(results)),
+                )
+            }
+            Command::FinishBatch { items } => {
+                let mut ours = Vec::new();
+                let mut theirs = Vec::new();
+                for (pick, what) in items {
+                    let Some((our_lease, their_lease)) = self.lease(pick) else { continue };
+                    ours.push(finish(what, our_lease, now));
+                    theirs.push(finish(what, their_lease, now));
+                }
+                same(
+                    "finish_batch",
+                    outcome(&store.finish_batch(&ours, now), |results| batch_view(results)),
+                    outcome(&model.finish_batch(&theirs, now), |results| batch_view(results)),
                 )
             }
             Command::Advance { ms } => {

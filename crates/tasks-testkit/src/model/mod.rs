@@ -1,9 +1,9 @@
 //! The model-based test: random command sequences (enqueue, claim, heartbeat, progress, step,
-//! finish, fail, cancel, supersede, release, clock advance, lease recovery, stale marking,
-//! retention) applied both to a store under test and to the reference model, a
-//! [`MemoryStore`](crate::MemoryStore) built on `tasks-core`'s pure transitions. After every
-//! command the two results are compared (records, steps, error kinds), and at the end the
-//! whole contents.
+//! finish, fail, cancel, supersede, release, operator retry, batched starts and finishes,
+//! clock advance, lease recovery, stale marking, retention) applied both to a store under test
+//! and to the reference model, a [`MemoryStore`](crate::MemoryStore) built on `tasks-core`'s
+//! pure transitions. After every command the two results are compared (records, steps, error
+//! kinds), and at the end the whole contents.
 //!
 //! [`model_test!`](crate::model_test) emits the `#[test]`; [`run`] is the function behind it.
 //! The number of cases is 256, or `TASKS_MODEL_CASES` when set; the sequences come from a

@@ -99,6 +99,18 @@ macro_rules! __conformance_behaviours {
             cancel_finished_or_unknown_task_is_refused,
             release_requeues_task_and_gives_attempt_back,
             release_with_cancel_requested_cancels_task,
+            // operator retry
+            retry_makes_scheduled_task_due_now,
+            retry_requeues_failed_task,
+            retry_requeues_cancelled_task,
+            retry_refuses_active_succeeded_or_unknown_task,
+            retry_refuses_while_dedupe_key_is_held,
+            // batched worker writes
+            start_batch_matches_single_starts,
+            finish_batch_matches_single_finishes,
+            finish_batch_refuses_only_stale_items,
+            empty_batches_change_nothing,
+            batch_items_are_one_change_each,
             // recovery and stale
             recover_expired_requeues_task,
             recover_expired_fails_at_max_attempts,

@@ -12,6 +12,7 @@
 //!
 //! Areas: enqueue; dedupe and supersede; reads (get, list, filters, orders, pages); claim;
 //! lease fencing; worker writes (heartbeat, progress, steps); finish, retry, cancel, release;
+//! batched starts and finishes; operator retries;
 //! expired-lease recovery and stale marks; aggregate; retention; revision; change feed;
 //! concurrent claimers; bad input.
 
@@ -19,6 +20,7 @@ use tasks_core::TaskStore;
 
 mod aggregate;
 mod bad_input;
+mod batch;
 mod change_feed;
 mod claim;
 mod concurrency;
@@ -30,6 +32,7 @@ mod macros;
 mod read_list;
 mod recovery_stale;
 mod retention;
+mod retry;
 mod revision;
 mod support;
 mod worker_writes;
@@ -37,6 +40,7 @@ mod zoo;
 
 pub use aggregate::*;
 pub use bad_input::*;
+pub use batch::*;
 pub use change_feed::*;
 pub use claim::*;
 pub use concurrency::*;
@@ -47,6 +51,7 @@ pub use lease_fencing::*;
 pub use read_list::*;
 pub use recovery_stale::*;
 pub use retention::*;
+pub use retry::*;
 pub use revision::*;
 pub use worker_writes::*;
 

@@ -198,6 +198,27 @@ pub(crate) fn assert_unchanged(store: &dyn TaskStore, before: &Picture, what: &s
     assert_eq!(&picture(store), before, "{what} changed the store");
 }
 
+/// Asserts the store still shows `before` for every task but `changed` (tasks and steps; the
+/// aggregate is left out, since the changed tasks move its counts).
+#[track_caller]
+pub(crate) fn assert_unchanged_except(
+    store: &dyn TaskStore,
+    before: &Picture,
+    changed: &[&TaskId],
+    what: &str,
+) {
+    let keep = |picture: &Picture| -> Vec<(TaskRecord, Vec<StepRecord>)> {
+        picture
+            .tasks
+            .iter()
+            .zip(&picture.steps)
+            .filter(|(task, _)| !changed.contains(&&task.id))
+            .map(|(task, steps)| (task.clone(), steps.clone()))
+            .collect()
+    };
+    assert_eq!(keep(&self::picture(store)), keep(before), "{what} changed other tasks");
+}
+
 /// Puts a queued task and a running task with two steps in the store, so "nothing changed"
 /// has something to compare. Uses `T0` and returns the running task.
 pub(crate) fn some_tasks(store: &dyn TaskStore) -> TaskRecord {

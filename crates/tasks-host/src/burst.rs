@@ -1,0 +1,303 @@
+//! [`BurstWriter`]: the host's lease-holder writes that come many at a time, written as a small
+//! group commit. Two kinds go through it: the starts of what the claim loop claimed
+//! ([`Starts`], one `start_batch` per burst) and the final writes of attempts ([`Finishes`]:
+//! complete, fail, acknowledge a cancel; one `finish_batch` per burst).
+//!
+//! A write that finds no write of its kind in flight goes to the store at once; the ones that
+//! arrive while a write is in flight wait for it to end and then go together, whatever their
+//! number. Nothing ever waits on a timer: a burst is exactly what piled up during the previous
+//! write. The starts of one claim are handed over together, so they share a burst.
+//!
+//! Every item keeps the meaning of its single write. The store fences and answers each on its
+//! own (a stale lease or a refused output refuses only its item); each caller gets its own
+//! answer back and reacts as it would to the single call (a lost lease, a retry later). The
+//! event that tells how a write left its task is emitted from the blocking thread right after
+//! the store answered, before the answers go back: after the durable write, in the burst's
+//! order, and before another host can claim a task that went back to the queue.
+//!
+//! Each writing loop runs on one blocking thread for as long as writes keep arriving, so a
+//! busy host pays one hop to the blocking pool per busy stretch, not one per task; and starts
+//! are written beside the claim loop, which goes on claiming meanwhile.
+
+use std::sync::{Arc, Mutex};
+
+use tasks_core::{Clock, Finish, HostEventType, Lease, StoreError, TaskRecord, TaskStore};
+use tokio::sync::{Notify, oneshot};
+
+use crate::attempt::event_of_end;
+use crate::blocking::copy_error;
+use crate::inner::{Inner, lock};
+
+/// The per-item answers of one batched store call.
+type Answers = Result<Vec<Result<TaskRecord, StoreError>>, StoreError>;
+
+/// A kind of write that goes in bursts.
+pub(crate) trait Burst: Sized + 'static {
+    /// One write.
+    type Item: Send + 'static;
+    /// What the kind is, for messages.
+    const WHAT: &'static str;
+    /// The host's writer of this kind.
+    fn writer(inner: &Inner) -> &BurstWriter<Self>;
+    /// Writes a burst in one store call: one answer per item, in order.
+    fn write(store: &dyn TaskStore, items: &[Self::Item], clock: &dyn Clock) -> Answers;
+    /// Tells listeners how an accepted write left its task.
+    fn tell(inner: &Inner, record: &TaskRecord);
+}
+
+/// The starts of claimed tasks.
+#[derive(Debug)]
+pub(crate) struct Starts;
+
+impl Burst for Starts {
+    type Item = Lease;
+    const WHAT: &'static str = "start";
+
+    fn writer(inner: &Inner) -> &BurstWriter<Self> {
+        &inner.starts
+    }
+
+    fn write(store: &dyn TaskStore, leases: &[Lease], clock: &dyn Clock) -> Answers {
+        store.start_batch(leases, clock.now())
+    }
+
+    fn tell(inner: &Inner, record: &TaskRecord) {
+        inner.emit_task(HostEventType::TaskStarted, record);
+    }
+}
+
+/// The final writes of attempts.
+#[derive(Debug)]
+pub(crate) struct Finishes;
+
+impl Burst for Finishes {
+    type Item = Finish;
+    const WHAT: &'static str = "final write";
+
+    fn writer(inner: &Inner) -> &BurstWriter<Self> {
+        &inner.finishes
+    }
+
+    fn write(store: &dyn TaskStore, finishes: &[Finish], clock: &dyn Clock) -> Answers {
+        store.finish_batch(finishes, clock.now())
+    }
+
+    fn tell(inner: &Inner, record: &TaskRecord) {
+        inner.emit_task(event_of_end(record), record);
+    }
+}
+
+/// The writer of starts.
+pub(crate) type StartWriter = BurstWriter<Starts>;
+/// The writer of final writes.
+pub(crate) type FinishWriter = BurstWriter<Finishes>;
+
+/// Where the answer to one write goes.
+type Reply = oneshot::Sender<Result<TaskRecord, StoreError>>;
+
+/// The answer to one write, once its burst was written.
+#[derive(Debug)]
+pub(crate) struct Pending(oneshot::Receiver<Result<TaskRecord, StoreError>>);
+
+impl Pending {
+    /// Waits for the answer. A write abandoned before the store answered (its runtime shut
+    /// down, its store panicked) gets a transient error: it may be tried again.
+    pub(crate) async fn answer(self) -> Result<TaskRecord, StoreError> {
+        self.0.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable {
+                message: "the write was abandoned before the store answered".into(),
+                source: None,
+            })
+        })
+    }
+}
+
+/// Writes of one kind waiting for the next burst.
+#[derive(Debug)]
+pub(crate) struct BurstWriter<B: Burst> {
+    queue: Mutex<Queue<B::Item>>,
+    /// Told whenever a burst was answered.
+    landed: Notify,
+}
+
+impl<B: Burst> Default for BurstWriter<B> {
+    fn default() -> Self {
+        BurstWriter { queue: Mutex::new(Queue::default()), landed: Notify::new() }
+    }
+}
+
+#[derive(Debug)]
+struct Queue<T> {
+    waiting: Vec<(T, Reply)>,
+    /// A writing loop runs (and will take `waiting` before it stops).
+    writing: bool,
+    /// Bursts taken to the store so far, and bursts answered so far.
+    begun: u64,
+    answered: u64,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue { waiting: Vec::new(), writing: false, begun: 0, answered: 0 }
+    }
+}
+
+impl<B: Burst> BurstWriter<B> {
+    /// Writes `item` in the next burst, and returns its own answer, as the single write would.
+    pub(crate) async fn write(inner: &Arc<Inner>, item: B::Item) -> Result<TaskRecord, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        Self::enqueue(inner, vec![(item, reply)]);
+        Pending(answer).answer().await
+    }
+
+    /// Hands `items` over for the next burst, together, and returns where each answer will
+    /// come, in order. Never blocks: callable from a runtime worker or a blocking thread of the
+    /// host's runtime.
+    pub(crate) fn submit(inner: &Arc<Inner>, items: Vec<B::Item>) -> Vec<Pending> {
+        let (writes, answers): (Vec<(B::Item, Reply)>, Vec<Pending>) = items
+            .into_iter()
+            .map(|item| {
+                let (reply, answer) = oneshot::channel();
+                ((item, reply), Pending(answer))
+            })
+            .unzip();
+        Self::enqueue(inner, writes);
+        answers
+    }
+
+    /// Queues `writes` for the next burst, starting a writing loop if none runs.
+    fn enqueue(inner: &Arc<Inner>, writes: Vec<(B::Item, Reply)>) {
+        if writes.is_empty() {
+            return;
+        }
+        let writer = B::writer(inner);
+        let start_loop = {
+            let mut queue = lock(&writer.queue);
+            queue.waiting.extend(writes);
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start_loop {
+            let looping = Arc::clone(inner);
+            let spawned = inner
+                .store
+                .spawn_session(move |store, clock| write_bursts::<B>(&looping, store, clock));
+            if !spawned {
+                writer.abandon();
+            }
+        }
+    }
+
+    /// The last burst that holds a write made by now, if one is not answered yet: the burst
+    /// in flight, or the next one when writes wait for it. [`BurstWriter::landed`] waits for
+    /// it, which takes at most two writes.
+    pub(crate) fn pending_burst(&self) -> Option<u64> {
+        let queue = lock(&self.queue);
+        if !queue.waiting.is_empty() {
+            Some(queue.begun + 1)
+        } else {
+            (queue.answered < queue.begun).then_some(queue.begun)
+        }
+    }
+
+    /// Waits until burst `ticket` (from [`BurstWriter::pending_burst`]) was answered, or the
+    /// writer was reset.
+    pub(crate) async fn landed(&self, ticket: u64) {
+        loop {
+            let notified = self.landed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if lock(&self.queue).answered >= ticket {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// How many writes wait for the next burst (for tests).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        lock(&self.queue).waiting.len()
+    }
+
+    /// Gives up on every waiting write (their callers get an error and may try again), and
+    /// lets the next write start a new loop.
+    fn abandon(&self) {
+        let waiting = {
+            let mut queue = lock(&self.queue);
+            queue.writing = false;
+            if !queue.waiting.is_empty() {
+                // The burst they would have gone in counts as answered: nobody waits for it.
+                queue.begun += 1;
+            }
+            queue.answered = queue.begun;
+            std::mem::take(&mut queue.waiting)
+        };
+        self.landed.notify_waiters();
+        // Dropping the replies answers their callers with an error.
+        drop(waiting);
+    }
+}
+
+/// Resets the writer if its loop panics (a store that panicked): the writes of the burst in
+/// hand get an error when their replies are dropped, the waiting ones by `abandon`.
+struct PanicGuard<'a, B: Burst>(&'a BurstWriter<B>);
+
+impl<B: Burst> Drop for PanicGuard<'_, B> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon();
+        }
+    }
+}
+
+/// Writes bursts until none waits. Runs on a blocking thread.
+fn write_bursts<B: Burst>(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
+    let writer = B::writer(inner);
+    let _guard = PanicGuard(writer);
+    loop {
+        let burst = {
+            let mut queue = lock(&writer.queue);
+            if queue.waiting.is_empty() {
+                queue.writing = false;
+                return;
+            }
+            queue.begun += 1;
+            std::mem::take(&mut queue.waiting)
+        };
+        let (items, replies): (Vec<B::Item>, Vec<Reply>) = burst.into_iter().unzip();
+        let answers = B::write(store, &items, clock);
+        answer::<B>(inner, replies, answers);
+        lock(&writer.queue).answered += 1;
+        writer.landed.notify_waiters();
+    }
+}
+
+/// Tells listeners how each accepted write left its task, then answers each caller.
+fn answer<B: Burst>(inner: &Inner, replies: Vec<Reply>, answers: Answers) {
+    match answers {
+        Ok(answers) => {
+            for record in answers.iter().flatten() {
+                B::tell(inner, record);
+            }
+            let mut answers = answers.into_iter();
+            for reply in replies {
+                let answer = answers.next().unwrap_or_else(|| {
+                    Err(StoreError::Backend {
+                        message: format!("the store answered fewer {}s than it was given", B::WHAT),
+                        source: None,
+                    })
+                });
+                // A caller that went away (its runtime shut down) needs no answer.
+                let _ = reply.send(answer);
+            }
+        }
+        Err(error) => {
+            for reply in replies {
+                let _ = reply.send(Err(copy_error(&error)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
