@@ -104,7 +104,8 @@ impl StdoutHandler {
             if looks_like_result(raw) {
                 self.bad_result.get_or_insert(BadResult::Cut);
             }
-            let head = cut_text(&String::from_utf8_lossy(raw), 1024);
+            // No store keeps NUL in text (a cut line of zero bytes, say): replaced like an invalid byte.
+            let head = cut_text(&String::from_utf8_lossy(raw).replace('\0', "\u{fffd}"), 1024);
             let message = format!(
                 "an output line of {} bytes was cut to {} bytes: {head}",
                 info.total_bytes, self.limits.max_line_bytes
