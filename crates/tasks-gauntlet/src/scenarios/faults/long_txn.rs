@@ -287,7 +287,10 @@ pub(super) fn run(ctx: &Ctx) -> Result<Report, Violation> {
         .figure("after it ended", after.figures())
         .figure("claim p99 bound", ms(bound))
         .figure("store calls p50/p99, baseline", by_operation(&calls, started.0, hold_start.0))
-        .figure("store calls p50/p99, transaction open", by_operation(&calls, hold_start.0, hold_end.0))
+        .figure(
+            "store calls p50/p99, transaction open",
+            by_operation(&calls, hold_start.0, hold_end.0),
+        )
         .figure(
             "dead task rows before / at the end of the transaction",
             format!("{dead_before} / {dead_during}"),

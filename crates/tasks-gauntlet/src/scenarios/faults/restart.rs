@@ -38,9 +38,8 @@ struct Outage {
 
 /// Tasks finished per second in the 2 s from `from`, from the counts sampled while waiting.
 fn window_rate(samples: &[(Instant, u64)], from: Instant) -> String {
-    let at = |instant: Instant| {
-        samples.iter().take_while(|(seen, _)| *seen <= instant).last().copied()
-    };
+    let at =
+        |instant: Instant| samples.iter().take_while(|(seen, _)| *seen <= instant).last().copied();
     match (at(from), at(from + Duration::from_secs(2))) {
         (Some((start, before)), Some((end, after))) if end > start => {
             rate((after - before) as usize, end.duration_since(start))
