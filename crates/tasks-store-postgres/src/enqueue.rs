@@ -18,7 +18,7 @@ use tasks_core::{InvalidInput, NewTask, StoreError, TaskId, TaskRecord, Timestam
 
 use crate::error::unique_violation;
 use crate::pool::{Db, OpError, Tx};
-use crate::row::{InsertArrays, task_from_row};
+use crate::row::{InsertArrays, PlainInsert, task_from_row};
 use crate::sql::{Sql, write_pairs};
 use crate::store::{Durability, PostgresTaskStore};
 
@@ -90,37 +90,47 @@ pub(crate) fn enqueue_all(
     autocommit: bool,
 ) -> Result<Vec<Planned>, OpError> {
     let mut outcomes = Vec::with_capacity(items.len());
-    let mut plain = InsertArrays::default();
-    let mut plain_ids: Vec<&TaskId> = Vec::new();
+    let mut plain: Vec<&TaskRecord> = Vec::new();
     for item in items {
         if item.is_plain() {
             plain.push(&item.record);
-            plain_ids.push(&item.record.id);
             outcomes.push(Planned::Created(Vec::new()));
             continue;
         }
-        flush(db, sql, &mut plain, &mut plain_ids, autocommit)?;
+        flush(db, sql, &mut plain, autocommit)?;
         outcomes.push(enqueue_keyed(db, sql, item, now, autocommit)?);
     }
-    flush(db, sql, &mut plain, &mut plain_ids, autocommit)?;
+    flush(db, sql, &mut plain, autocommit)?;
     Ok(outcomes)
 }
 
-/// Inserts the pending plain tasks.
+/// Inserts the pending plain tasks in one statement (the lean form when they allow it).
 fn flush(
     db: &mut impl Db,
     sql: &Sql,
-    plain: &mut InsertArrays<'_>,
-    ids: &mut Vec<&TaskId>,
+    plain: &mut Vec<&TaskRecord>,
     autocommit: bool,
 ) -> Result<(), OpError> {
-    if plain.len() == 0 {
+    if plain.is_empty() {
         return Ok(());
     }
-    db.execute(&sql.insert, &plain.params())
-        .map_err(|err| insert_error(sql, err, ids, autocommit))?;
-    *plain = InsertArrays::default();
-    ids.clear();
+    let inserted = match PlainInsert::new(plain) {
+        Some(lean) => {
+            db.execute(&sql.insert_plain[usize::from(lean.has_channels())], &lean.params())
+        }
+        None => {
+            let mut arrays = InsertArrays::default();
+            for record in plain.iter() {
+                arrays.push(record);
+            }
+            db.execute(&sql.insert, &arrays.params())
+        }
+    };
+    inserted.map_err(|err| {
+        let ids: Vec<&TaskId> = plain.iter().map(|record| &record.id).collect();
+        insert_error(sql, err, &ids, autocommit)
+    })?;
+    plain.clear();
     Ok(())
 }
 

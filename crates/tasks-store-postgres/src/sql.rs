@@ -13,8 +13,8 @@ use tasks_core::{StepRecord, TaskRecord};
 use crate::ident::Names;
 use crate::pool::Db;
 use crate::row::{
-    DOCUMENT_COLUMNS, INSERT_COLUMNS, STEP_ARRAY_COLUMNS, StepArrays, UPDATE_COLUMNS, UpdateArrays,
-    task_columns,
+    DOCUMENT_COLUMNS, INSERT_COLUMNS, PLAIN_COLUMNS, SHARED_COLUMNS, STEP_ARRAY_COLUMNS,
+    StepArrays, UPDATE_COLUMNS, UpdateArrays, task_columns,
 };
 
 /// The open statuses, as an SQL predicate.
@@ -53,6 +53,9 @@ pub(crate) struct Sql {
     pub(crate) lock_tasks: String,
     /// New tasks from [`INSERT_COLUMNS`] arrays.
     pub(crate) insert: String,
+    /// New plain tasks from a [`PlainInsert`](crate::row::PlainInsert); index: whether the
+    /// channel lists are sent.
+    pub(crate) insert_plain: [String; 2],
     /// One new task with a dedupe key; inserts nothing when an open duplicate exists.
     pub(crate) insert_dedupe: String,
     /// `$1` kind, `$2` dedupe key: the open task blocking a duplicate.
@@ -105,6 +108,36 @@ impl Sql {
             "INSERT INTO {tasks} ({insert_names}) SELECT * FROM {}",
             unnest(&INSERT_COLUMNS, 1, "v")
         );
+        // Parameters: the arrays of `PLAIN_COLUMNS`, the single values of `SHARED_COLUMNS`,
+        // then the channel lists when sent.
+        let insert_plain = |channels: bool| {
+            let shared_from = PLAIN_COLUMNS.len() + 1;
+            let mut columns: Vec<&str> = PLAIN_COLUMNS.iter().map(|(name, _)| *name).collect();
+            let mut values: Vec<String> = columns.iter().map(|name| format!("v.{name}")).collect();
+            for (i, (name, ty)) in SHARED_COLUMNS.iter().enumerate() {
+                columns.push(name);
+                values.push(format!("${}::{ty}", shared_from + i));
+            }
+            let mut params: Vec<String> = PLAIN_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, (_, ty))| format!("${}::{ty}", i + 1))
+                .collect();
+            let mut names: Vec<&str> = PLAIN_COLUMNS.iter().map(|(name, _)| *name).collect();
+            if channels {
+                columns.push("channels");
+                values.push("v.channels".to_owned());
+                // The channels come after the shared values.
+                params.push(format!("${}::jsonb[]", shared_from + SHARED_COLUMNS.len()));
+                names.push("channels");
+            }
+            let unnested = format!("unnest({}) AS v({})", params.join(", "), names.join(", "));
+            format!(
+                "INSERT INTO {tasks} ({}) SELECT {} FROM {unnested}",
+                columns.join(", "),
+                values.join(", ")
+            )
+        };
         let insert_dedupe = format!(
             "{insert} ON CONFLICT (kind, dedupe_key) \
              WHERE dedupe_key IS NOT NULL AND {OPEN} AND cancel_requested_at IS NULL \
@@ -146,6 +179,7 @@ impl Sql {
                 "SELECT {cols} FROM {tasks} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
             ),
             insert,
+            insert_plain: [insert_plain(false), insert_plain(true)],
             insert_dedupe,
             find_dedupe: format!(
                 "SELECT {cols} FROM {tasks} WHERE kind = $1 AND dedupe_key = $2 \
@@ -262,4 +296,24 @@ pub(crate) fn write_pairs(
         updates.push(old, new);
     }
     write(db, sql, &updates, steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::PostgresStoreOptions;
+
+    #[test]
+    fn the_lean_insert_numbers_arrays_then_shared_values_then_channels() {
+        let options = PostgresStoreOptions::from_url("postgres://localhost/x").expect("valid");
+        let sql = Sql::new(options.names().expect("valid names"));
+        let [without, with] = &sql.insert_plain;
+        assert!(without.contains("unnest($1::text[], $2::text[], $3::json[]"), "{without}");
+        assert!(without.contains("v.scheduled_at, $9::text, $10::int8"), "{without}");
+        assert!(without.contains("$14::int8 FROM"), "{without}");
+        assert!(!without.contains("channels"), "{without}");
+        assert!(with.contains("$8::int8[], $15::jsonb[]) AS v(id, kind"), "{with}");
+        assert!(with.contains(", channels) SELECT"), "{with}");
+        assert!(with.ends_with("scheduled_at, channels)"), "{with}");
+    }
 }
