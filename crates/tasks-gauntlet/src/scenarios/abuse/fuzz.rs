@@ -52,6 +52,8 @@ pub(super) fn run(ctx: &Ctx) -> Result<Report, Violation> {
         return Err(Violation(format!("fuzz task queries on {}: {finding}", ctx.store)));
     }
     report.figure("fuzz task queries on the store", describe(&stats));
+    let numbers = exact_numbers(&*handle, &mut rng)?;
+    report.figure("numbers stored and read back exactly", numbers);
     if !ctx.quick {
         cargo_fuzz::run(&mut report)?;
     }
@@ -109,6 +111,40 @@ fn run_child(
             )))
         }
     }
+}
+
+/// Random finite numbers (any bit pattern) and the percents a task computes, in a task's
+/// input: read back from the store, every one is the very number written (one ulp off would
+/// break the promise that a stored input is what was enqueued). Returns how many were checked.
+fn exact_numbers(store: &dyn TaskStore, rng: &mut Rng) -> Result<usize, Violation> {
+    let mut numbers: Vec<f64> = (0..2000)
+        .map(|_| f64::from_bits(rng.next_u64()))
+        .filter(|number| number.is_finite())
+        .collect();
+    numbers.extend(
+        (1..100u32).flat_map(|total| {
+            (0..=total).map(move |done| f64::from(done) * 100.0 / f64::from(total))
+        }),
+    );
+    for chunk in numbers.chunks(4000) {
+        let input = json!({ "numbers": chunk });
+        let task =
+            store.enqueue(NewTask::new("numbers", input.clone()), Timestamp::now_utc())?.task;
+        let stored = store.get(&task.id)?.map(|record| record.input);
+        if stored.as_ref() != Some(&input) {
+            let wrong = stored
+                .as_ref()
+                .and_then(|stored| stored.get("numbers")?.as_array().cloned())
+                .unwrap_or_default()
+                .into_iter()
+                .zip(chunk)
+                .find(|(back, written)| back.as_f64() != Some(**written));
+            return Err(Violation(format!(
+                "fuzz: a number came back from the store changed (written, read): {wrong:?}"
+            )));
+        }
+    }
+    Ok(numbers.len())
 }
 
 /// A few tasks in several states, so generated filters have something to match.
