@@ -4,14 +4,17 @@
 //! Stores are blocking clients; the synchronous `postgres` client panics when called, or when
 //! its connections are dropped, on a tokio worker thread. So each call runs in
 //! `spawn_blocking`, and the hub's last reference to the store is dropped on a plain thread.
+//! Public, so that other async front ends over a store (the web dashboard) use the same door.
 
 use std::sync::Arc;
 
 use tasks_core::{StoreError, TaskStore};
 
-/// Runs store calls on blocking threads.
+/// A shared store that is only ever called, and finally dropped, off the async runtime's
+/// worker threads: each call runs on tokio's blocking pool, and the last clone hands the store
+/// to a plain thread to drop.
 #[derive(Clone)]
-pub(crate) struct StoreHandle {
+pub struct StoreHandle {
     holder: Arc<Holder>,
 }
 
@@ -20,7 +23,8 @@ struct Holder {
 }
 
 impl StoreHandle {
-    pub(crate) fn new(store: Arc<dyn TaskStore>) -> Self {
+    /// Wraps `store`.
+    pub fn new(store: Arc<dyn TaskStore>) -> Self {
         StoreHandle { holder: Arc::new(Holder { store: Some(store) }) }
     }
 
@@ -30,7 +34,12 @@ impl StoreHandle {
     }
 
     /// Runs `call` with the store on a blocking thread.
-    pub(crate) async fn call<T, F>(&self, call: F) -> Result<T, StoreError>
+    ///
+    /// # Errors
+    ///
+    /// The store's own error; [`StoreError::Backend`] when the call panicked or the runtime
+    /// is shutting down.
+    pub async fn call<T, F>(&self, call: F) -> Result<T, StoreError>
     where
         F: FnOnce(&dyn TaskStore) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,

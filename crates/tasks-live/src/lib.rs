@@ -43,6 +43,7 @@ mod state;
 pub mod tracker;
 pub mod update;
 
+pub use blocking::StoreHandle;
 pub use error::{LiveError, LiveErrorKind};
 pub use hub::{FeedWaker, SubscribeOptions, Subscription, TaskLiveHub};
 pub use source::{HubOptions, LiveSource};
