@@ -74,3 +74,37 @@ fn the_demo_shows_people_its_progress_and_a_summary() {
     assert!(out.contains("The tasks are in sqlite:.data/tasks.sqlite"), "{out}");
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
+
+/// A GET on the dashboard at `address` (`127.0.0.1:PORT`): the status and the body.
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("the dashboard answers");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok());
+    (status.expect("a status line"), body.to_owned())
+}
+
+#[test]
+fn the_demo_then_serves_its_store_on_the_dashboard_until_interrupted() {
+    let scratch = Scratch::new();
+    let mut demo = scratch.spawn(&["demo", "--serve", "--bind", "127.0.0.1:0", "--json"]);
+    let announced =
+        demo.json_where("the dashboard's address", |line| line["dashboard"].is_string());
+    let address = announced["address"].as_str().expect("the address it listens on");
+
+    let (status, body) = http_get(address, "/api/aggregate");
+    assert_eq!(status, 200, "{body}");
+    let aggregate: Value = serde_json::from_str(&body).expect("JSON counts");
+    assert_eq!(aggregate["total"], 10, "the demo's ten tasks: {aggregate}");
+    assert_eq!(aggregate["byState"]["succeeded"], 9, "{aggregate}");
+    let (status, page) = http_get(address, "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<html"), "the page: {page}");
+
+    demo.signal(nix::sys::signal::Signal::SIGINT);
+    demo.wait().assert_success(&["demo", "--serve"]);
+}

@@ -147,3 +147,14 @@ fn help_and_version_succeed() {
     version.assert_success(&["--version"]);
     assert!(version.stdout.starts_with("tasks "), "{}", version.stdout);
 }
+
+#[test]
+fn serving_beyond_loopback_needs_a_token() {
+    let scratch = ready();
+    let message = "serving on 0.0.0.0:0 (not loopback) needs --token or TASKS_DASHBOARD_TOKEN";
+    scratch.run(&["serve", "--bind", "0.0.0.0:0"]).assert_failure(2, message);
+    // Refused before the demo runs, so it leaves no store behind.
+    let fresh = Scratch::new();
+    fresh.run(&["demo", "--serve", "--bind", "0.0.0.0:0"]).assert_failure(2, message);
+    assert!(!fresh.path().join(".data").exists(), "the refused demo made a store");
+}

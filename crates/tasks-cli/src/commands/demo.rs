@@ -37,6 +37,10 @@ pub(crate) struct DemoArgs {
 }
 
 pub(crate) fn run(args: DemoArgs, context: &Context) -> Result<(), CliError> {
+    if args.serve {
+        // Before the demo runs, not after: a refused address is known at once.
+        args.dashboard.check_bind()?;
+    }
     let started = Instant::now();
     let (store_config, store) = context.prepare_store()?;
     let run = TaskId::generate().to_string().to_lowercase();

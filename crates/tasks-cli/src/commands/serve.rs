@@ -32,6 +32,7 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
+    args.check_bind()?;
     let (_, store) = context.open_store()?;
     let shared = store.as_arc().clone();
     let result = block_on(serve(shared, args, context.json()));
@@ -40,18 +41,26 @@ pub(crate) fn run(args: ServeArgs, context: &Context) -> Result<(), CliError> {
     result
 }
 
-/// Serves the dashboard over `store` until SIGINT or SIGTERM. Must run inside the runtime.
+impl ServeArgs {
+    /// Refuses an address beyond loopback without a token, before anything is opened.
+    pub(crate) fn check_bind(&self) -> Result<(), CliError> {
+        if !self.bind.ip().is_loopback() && self.token.is_none() {
+            return Err(CliError::usage(format!(
+                "serving on {} (not loopback) needs --token or TASKS_DASHBOARD_TOKEN",
+                self.bind
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Serves the dashboard over `store` until SIGINT or SIGTERM, on an address the caller has
+/// checked with [`ServeArgs::check_bind`]. Must run inside the runtime.
 pub(crate) async fn serve(
     store: Arc<dyn TaskStore>,
     args: ServeArgs,
     json: bool,
 ) -> Result<(), CliError> {
-    if !args.bind.ip().is_loopback() && args.token.is_none() {
-        return Err(CliError::usage(format!(
-            "serving on {} (not loopback) needs --token or TASKS_DASHBOARD_TOKEN",
-            args.bind
-        )));
-    }
     let mut options = DashboardOptions::new().poll_interval(args.poll);
     if let Some(token) = &args.token {
         options = options.token(token.clone());
