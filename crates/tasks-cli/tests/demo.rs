@@ -108,3 +108,23 @@ fn the_demo_then_serves_its_store_on_the_dashboard_until_interrupted() {
     demo.signal(nix::sys::signal::Signal::SIGINT);
     demo.wait().assert_success(&["demo", "--serve"]);
 }
+
+#[test]
+fn the_demo_draws_progress_bars_on_a_terminal() {
+    // `script` (util-linux) gives the demo a pseudo-terminal, where it draws bars instead of
+    // printing a line per change.
+    let scratch = Scratch::new();
+    let demo = format!("{} demo", env!("CARGO_BIN_EXE_tasks"));
+    let output = std::process::Command::new("script")
+        .args(["-qec", &demo, "/dev/null"])
+        .current_dir(scratch.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("`script` (util-linux) runs");
+    assert!(output.status.success(), "the demo on a terminal failed: {output:?}");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    let full_bar = format!("[{}] 100%", "=".repeat(24));
+    assert!(screen.contains(&full_bar), "no finished bar was drawn:\n{screen}");
+    let partial = screen.match_indices("=>").count();
+    assert!(partial > 0, "no bar was drawn part way:\n{screen}");
+}
