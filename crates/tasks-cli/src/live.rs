@@ -13,7 +13,6 @@ use tokio::sync::mpsc;
 
 use crate::error::CliError;
 use crate::output::board::Board;
-use crate::output::format::is_final;
 use crate::runtime::{StopSignal, StopSignals};
 
 /// When a follow ends (a stop signal always ends it).
@@ -54,25 +53,35 @@ impl StoreFollower {
         let source = LiveSource::store_arc(store.as_arc().clone()).poll_interval(poll_interval);
         let hub = TaskLiveHub::new(source)?;
         let listener = match hub.feed_waker() {
-            Some(waker) => {
-                let store = store.clone();
-                // `listen` connects (blocking): off the runtime's workers.
-                tokio::task::spawn_blocking(move || store.listen(move || waker.wake()))
-                    .await
-                    .map_err(|err| {
-                        CliError::runtime(format!("the listener task failed: {err}"))
-                    })??
-            }
+            Some(waker) => listen(store, move || waker.wake()).await?,
             None => None,
         };
         Ok(StoreFollower { hub, listener })
     }
 
-    /// Stops listening (the listener's thread is joined off the runtime's workers).
+    /// Stops listening.
     pub(crate) async fn stop(self) {
-        if let Some(listener) = self.listener {
-            let _ = tokio::task::spawn_blocking(move || listener.stop()).await;
-        }
+        stop_listening(self.listener).await;
+    }
+}
+
+/// Listens for the store's notifications (PostgreSQL; `None` for a store without them),
+/// calling `on_wake` on each. `listen` connects, blocking: it runs off the runtime's workers.
+pub(crate) async fn listen(
+    store: &AnyTaskStore,
+    on_wake: impl Fn() + Send + 'static,
+) -> Result<Option<StoreListener>, CliError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.listen(on_wake))
+        .await
+        .map_err(|err| CliError::runtime(format!("the listener task failed: {err}")))?
+        .map_err(CliError::from)
+}
+
+/// Stops a listener, joining its thread off the runtime's workers.
+pub(crate) async fn stop_listening(listener: Option<StoreListener>) {
+    if let Some(listener) = listener {
+        let _ = tokio::task::spawn_blocking(move || listener.stop()).await;
     }
 }
 
@@ -116,17 +125,13 @@ pub(crate) async fn follow(
 fn reached(until: &Until, tracker: &TaskLiveTracker) -> Option<Ended> {
     match until {
         Until::Stopped => None,
-        Until::AllDone => {
-            let state = tracker.state();
-            state
-                .snapshots
-                .iter()
-                .all(|snapshot| is_final(snapshot.state))
-                .then_some(Ended::AllDone)
-        }
+        Until::AllDone => tracker
+            .snapshots()
+            .all(|snapshot| snapshot.status.is_terminal())
+            .then_some(Ended::AllDone),
         Until::TaskDone(id) => tracker
             .snapshot(id)
-            .filter(|snapshot| is_final(snapshot.state))
+            .filter(|snapshot| snapshot.status.is_terminal())
             .map(|snapshot| Ended::TaskDone(Box::new(snapshot.clone()))),
     }
 }

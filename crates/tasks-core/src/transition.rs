@@ -563,16 +563,13 @@ pub fn retry(
         status => return Err(TransitionRefusal::WrongStatus { operation: "retry", status }),
     };
     let mut next = touched(record, now);
-    next.status = TaskStatus::Queued;
-    next.scheduled_at = now;
+    requeue(&mut next, now);
+    // An operator's retry, not a scheduled one.
     next.retry_scheduled_at = None;
     next.error = None;
     next.output = None;
     next.finished_at = None;
     next.cancel_requested_at = None;
-    next.claimed_at = None;
-    next.started_at = None;
-    next.last_heartbeat_at = None;
     next.lease_owner = None;
     next.stale_at = None;
     next.stale_reason = None;

@@ -15,13 +15,12 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{from_fn_with_state, map_response};
 use axum::response::Response;
 use axum::routing::get;
-use tasks_core::{SubscriptionQuery, TaskStore};
+use tasks_core::{Clock, SubscriptionQuery, TaskStore};
 use tasks_live::http::{Authorization, LiveBridge};
-use tasks_live::{LiveSource, TaskLiveHub};
+use tasks_live::{LiveSource, StoreHandle, TaskLiveHub};
 
 use crate::api::{self, ApiError, ErrorCode, MAX_DETAIL_STEPS, MAX_PAGE_SIZE};
 use crate::assets;
-use crate::blocking::StoreCaller;
 use crate::error::DashboardError;
 use crate::options::DashboardOptions;
 use crate::security::{self, Security};
@@ -29,7 +28,10 @@ use crate::security::{self, Security};
 /// What the API handlers share.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub(crate) store: StoreCaller,
+    /// The store, called only off the runtime's workers.
+    pub(crate) store: StoreHandle,
+    /// The time given to the store for writes.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// A dashboard over one store: its live hub and its router. Build it inside a tokio runtime.
@@ -58,7 +60,7 @@ impl Dashboard {
         let source = LiveSource::store_arc(Arc::clone(&store)).poll_interval(options.poll_interval);
         let hub = TaskLiveHub::new(source)?;
         let bridge = LiveBridge::new(hub.clone(), bounded_queries);
-        let state = AppState { store: StoreCaller::new(store, Arc::clone(&options.clock)) };
+        let state = AppState { store: StoreHandle::new(store), clock: Arc::clone(&options.clock) };
         let api = api::routes().with_state(state).layer(map_response(no_store));
         let router = Router::new()
             .route("/", get(assets::index))

@@ -7,9 +7,9 @@
 //!   [`DashboardOptions`]; [`error`]: [`DashboardError`].
 //! - [`api`]: the JSON endpoints and their typed errors ([`api::ApiError`]).
 //! - [`assets`]: the page, its script and styles, embedded with `include_str!`.
-//! - Inside: the security guard (`security`: token, host and origin checks), the store caller
-//!   that keeps every store call on a blocking thread (`blocking`), shutdown of live streams
-//!   (`serve`).
+//! - Inside: the security guard (`security`: token, host and origin checks) and shutdown of
+//!   live streams (`serve`). Store calls go through tasks-live's `StoreHandle`, which keeps
+//!   them on a blocking thread.
 //!
 //! # Architecture invariants
 //!
@@ -25,7 +25,6 @@
 pub mod api;
 mod app;
 pub mod assets;
-mod blocking;
 pub mod error;
 pub mod options;
 mod security;

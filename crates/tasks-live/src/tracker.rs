@@ -193,6 +193,12 @@ impl TaskLiveTracker {
         }
     }
 
+    /// Every snapshot held, in id order, without copying them (see [`Self::state`] for an
+    /// owned, ordered copy with the aggregate).
+    pub fn snapshots(&self) -> impl Iterator<Item = &TaskSnapshot> {
+        self.snapshots.values()
+    }
+
     /// The snapshot held for one task.
     pub fn snapshot(&self, id: &TaskId) -> Option<&TaskSnapshot> {
         self.snapshots.get(id)

@@ -4,7 +4,7 @@
 use clap::Args;
 use tasks::core::{TaskSnapshot, Timestamp};
 
-use super::show::{not_found, task_id};
+use super::show::task_id;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::{print_json, write_stdout};
@@ -22,10 +22,7 @@ pub(crate) struct CancelArgs {
 pub(crate) fn run(args: CancelArgs, context: &Context) -> Result<(), CliError> {
     let id = task_id(&args.id)?;
     let (_, store) = context.open_store()?;
-    // A clear "not found" (exit status 4) whatever the store's wording.
-    if store.get(&id)?.is_none() {
-        return Err(not_found(&id));
-    }
+    // An unknown id is the store's `NotFound`: exit status 4.
     let record = store.cancel(&id, args.reason.as_deref(), Timestamp::now_utc())?;
     let snapshot = TaskSnapshot::from_record(&record);
     if context.json() {

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
+use crate::live;
 use crate::output::events::{lifecycle_line, runner_error_line};
 use crate::output::format::duration;
 use crate::output::{print_json_line, write_stdout};
@@ -76,9 +77,7 @@ pub(crate) fn run(args: WorkerArgs, context: &Context) -> Result<(), CliError> {
         });
         host.start().await?;
         let waker = host.waker();
-        let listener = tokio::task::spawn_blocking(move || listening.listen(move || waker.wake()))
-            .await
-            .map_err(|err| CliError::runtime(format!("the listener task failed: {err}")))??;
+        let listener = live::listen(&listening, move || waker.wake()).await?;
         status(
             json,
             &format!(
@@ -117,9 +116,7 @@ pub(crate) fn run(args: WorkerArgs, context: &Context) -> Result<(), CliError> {
         while let Ok(report) = reports.try_recv() {
             show(&report, json)?;
         }
-        if let Some(listener) = listener {
-            let _ = tokio::task::spawn_blocking(move || listener.stop()).await;
-        }
+        live::stop_listening(listener).await;
         stopped?;
         status(json, "worker stopped")
     });

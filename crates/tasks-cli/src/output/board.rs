@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tasks::core::{LifecycleState, TaskId, TaskLiveMessage, TaskSnapshot};
 use tasks::live::TaskLiveTracker;
 
-use super::format::{is_final, mark, one_line, percent, status_text};
+use super::format::{mark, one_line, percent, status_text};
 use super::{print_json_line, write_stdout};
 use crate::error::CliError;
 
@@ -156,7 +156,7 @@ fn update_bar(bar: &ProgressBar, snapshot: &TaskSnapshot, shown: &Shown) {
     bar.set_position(position);
     let message = format!("{} {} {}", mark(snapshot.state), snapshot.state.as_str(), shown.text);
     bar.set_message(message.trim_end().to_owned());
-    if is_final(snapshot.state) {
+    if snapshot.status.is_terminal() {
         // `abandon` keeps the position (`finish` would fill the bar of a cancelled task).
         bar.abandon();
     }

@@ -18,11 +18,6 @@ pub(crate) fn mark(state: LifecycleState) -> &'static str {
     }
 }
 
-/// Whether a state is final.
-pub(crate) fn is_final(state: LifecycleState) -> bool {
-    matches!(state, LifecycleState::Succeeded | LifecycleState::Failed | LifecycleState::Cancelled)
-}
-
 /// `40%`, or `-` when no percent was reported.
 pub(crate) fn percent(value: Option<f64>) -> String {
     match value {

@@ -34,7 +34,7 @@ pub(crate) fn detail_lines(snapshot: &TaskSnapshot, now: Timestamp) -> Vec<Strin
         snapshot.attempt,
         snapshot.max_attempts
     );
-    if snapshot.cancel_requested_at.is_some() && !super::format::is_final(snapshot.state) {
+    if snapshot.cancel_requested_at.is_some() && !snapshot.status.is_terminal() {
         state.push_str(", cancel requested");
     }
     lines.push(state);

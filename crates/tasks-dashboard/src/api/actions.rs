@@ -47,7 +47,7 @@ pub(crate) async fn cancel(
 ) -> Result<Json<TaskSnapshot>, ApiError> {
     // The store checks the reason (length, emptiness) like any other input.
     let CancelBody { reason } = json_body(body).await?;
-    let now = app.store.now();
+    let now = app.clock.now();
     let record = app.store.call(move |store| store.cancel(&id, reason.as_deref(), now)).await?;
     Ok(Json(TaskSnapshot::from_record(&record)))
 }
@@ -64,7 +64,7 @@ pub(crate) async fn retry(
 ) -> Result<Json<TaskSnapshot>, ApiError> {
     // No fields yet; an empty body or `{}` is expected, anything else is refused.
     let Empty {} = json_body(body).await?;
-    let now = app.store.now();
+    let now = app.clock.now();
     let record = app.store.call(move |store| store.retry(&id, now)).await?;
     Ok(Json(TaskSnapshot::from_record(&record)))
 }

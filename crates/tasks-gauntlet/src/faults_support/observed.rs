@@ -127,14 +127,6 @@ impl ObservedStore {
     }
 }
 
-fn finish_op(finish: &Finish) -> &'static str {
-    match finish {
-        Finish::Complete { .. } => "complete",
-        Finish::Fail { .. } => "fail",
-        Finish::AcknowledgeCancel { .. } => "acknowledge_cancel",
-    }
-}
-
 impl TaskStore for ObservedStore {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
@@ -270,7 +262,7 @@ impl TaskStore for ObservedStore {
         finishes: &[Finish],
         now: Timestamp,
     ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
-        let ops = finishes.iter().map(|finish| (finish_op(finish), &finish.lease().task_id));
+        let ops = finishes.iter().map(|finish| (finish.operation(), &finish.lease().task_id));
         self.batch(ops, |store| store.finish_batch(finishes, now))
     }
 

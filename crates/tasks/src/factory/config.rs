@@ -146,7 +146,8 @@ impl StoreConfig {
     }
 }
 
-fn unsupported(driver: Driver, option: &'static str) -> StoreFactoryError {
+/// The refusal of an option `driver` has no use for.
+pub(super) fn unsupported(driver: Driver, option: &'static str) -> StoreFactoryError {
     StoreFactoryError::UnsupportedOption { driver, option }
 }
 

@@ -48,7 +48,6 @@ pub struct PreparedSchema {
 /// ```
 pub fn create_task_store(config: impl IntoStoreConfig) -> Result<AnyTaskStore, StoreFactoryError> {
     let config = config.into_store_config()?;
-    config.driver().require_enabled()?;
     match config {
         #[cfg(feature = "sqlite")]
         super::StoreConfig::Sqlite(config) => {
@@ -78,7 +77,6 @@ pub fn prepare_task_store_schema(
     config: impl IntoStoreConfig,
 ) -> Result<PreparedSchema, StoreFactoryError> {
     let config = config.into_store_config()?;
-    config.driver().require_enabled()?;
     match config {
         #[cfg(feature = "sqlite")]
         super::StoreConfig::Sqlite(config) => {
@@ -122,17 +120,14 @@ pub fn prepare_task_store_schema(
 /// ```
 pub fn task_store_schema(target: impl Into<SchemaTarget>) -> Result<String, StoreFactoryError> {
     let target = target.into();
-    target.driver.require_enabled()?;
     match target.driver {
         #[cfg(feature = "sqlite")]
         Driver::Sqlite => {
-            let unsupported =
-                |option| StoreFactoryError::UnsupportedOption { driver: Driver::Sqlite, option };
             if target.schema.is_some() {
-                return Err(unsupported("schema"));
+                return Err(super::config::unsupported(Driver::Sqlite, "schema"));
             }
             if target.table_prefix.is_some() {
-                return Err(unsupported("table prefix"));
+                return Err(super::config::unsupported(Driver::Sqlite, "table prefix"));
             }
             Ok(tasks_store_sqlite::schema_sql())
         }
@@ -150,6 +145,8 @@ pub fn task_store_schema(target: impl Into<SchemaTarget>) -> Result<String, Stor
     }
 }
 
+/// The refusal for a driver this build leaves out: each factory's fallback arm, which only a
+/// build without that driver's feature reaches.
 fn disabled(driver: Driver) -> StoreFactoryError {
     StoreFactoryError::DriverDisabled { driver, feature: driver.feature() }
 }
