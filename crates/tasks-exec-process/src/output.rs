@@ -124,7 +124,7 @@ impl StdoutHandler {
             return;
         }
         match decode(text) {
-            Decoded::Plain if looks_like_result(text.as_bytes()) => self.unreadable_result(text),
+            Decoded::UnreadableResult { reason } => self.unreadable_result(text, reason),
             Decoded::Plain => self.log(plain_log(text)),
             Decoded::Malformed { kind, reason } => {
                 let message = cut_text(
@@ -139,11 +139,7 @@ impl StdoutHandler {
 
     /// A line claiming to be a `result` that no JSON reader takes: remembered (the attempt
     /// fails rather than passing with no output) and noted.
-    fn unreadable_result(&mut self, text: &str) {
-        let reason = match serde_json::from_str::<serde_json::Value>(text) {
-            Err(error) => error.to_string(),
-            Ok(_) => "it is not a JSON object".to_owned(),
-        };
+    fn unreadable_result(&mut self, text: &str, reason: String) {
         let message = cut_text(
             &format!("a result line that is not valid JSON was ignored: {reason}: {text}"),
             MAX_TEXT_LEN,

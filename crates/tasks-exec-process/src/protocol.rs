@@ -100,6 +100,12 @@ pub(crate) enum Decoded {
         /// What did not fit.
         reason: String,
     },
+    /// A line that no JSON reader takes (nested too deep, say) but whose start looks like a
+    /// `result` message (see [`looks_like_result`]).
+    UnreadableResult {
+        /// Why the JSON reader refused it.
+        reason: String,
+    },
     /// Anything else: a plain line.
     Plain,
 }
@@ -111,9 +117,16 @@ pub(crate) fn decode(line: &str) -> Decoded {
     if !line.trim_start().starts_with('{') {
         return Decoded::Plain;
     }
-    let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(line)
-    else {
-        return Decoded::Plain;
+    // A line that starts with `{` and parses is always an object.
+    let object = match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(_) => return Decoded::Plain,
+        // Only for a line no reader takes is its type guessed from the text: a valid line's
+        // type is its top-level `type` field, never a nested one.
+        Err(error) if looks_like_result(line.as_bytes()) => {
+            return Decoded::UnreadableResult { reason: error.to_string() };
+        }
+        Err(_) => return Decoded::Plain,
     };
     let kind = match object.get("type") {
         Some(serde_json::Value::String(kind)) if MESSAGE_TYPES.contains(&kind.as_str()) => {
@@ -127,8 +140,10 @@ pub(crate) fn decode(line: &str) -> Decoded {
     }
 }
 
-/// Whether the first bytes of a line cut at the limit look like a `result` message, so a cut
-/// result fails the attempt instead of passing for a plain line.
+/// Whether the first bytes of a line that cannot be parsed (cut at the limit, or refused by
+/// the JSON reader) look like a `result` message, so such a result fails the attempt instead
+/// of passing for a plain line. A guess from the text: it takes a `"type":"result"` pair at
+/// any depth of an object, as broken JSON cannot be read for its top-level fields.
 pub(crate) fn looks_like_result(head: &[u8]) -> bool {
     let head = &head[..head.len().min(4096)];
     let text = String::from_utf8_lossy(head);
@@ -198,6 +213,19 @@ mod tests {
         let (error, retryable) = ErrorMessage::default().into_error();
         assert!(retryable);
         assert!(!error.message.is_empty());
+    }
+
+    #[test]
+    fn only_an_unparsable_line_is_guessed_a_result() {
+        for valid in [
+            r#"{"type":"log","message":"x","payload":{"type":"result"}}"#,
+            r#"{"note":{"type":"result"}}"#,
+        ] {
+            assert!(matches!(decode(valid), Decoded::Plain), "{valid}");
+        }
+        let deep =
+            format!(r#"{{"type":"result","output":{}{}}}"#, "[".repeat(200), "]".repeat(200));
+        assert!(matches!(decode(&deep), Decoded::UnreadableResult { .. }));
     }
 
     #[test]

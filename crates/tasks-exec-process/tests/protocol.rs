@@ -229,6 +229,20 @@ async fn a_result_line_too_deep_to_read_fails_instead_of_passing() {
 }
 
 #[tokio::test]
+async fn valid_json_with_a_nested_result_type_is_a_plain_line() {
+    // Only a line's top-level `type` makes it a result: a nested one in valid JSON does not.
+    let script = r#"
+        echo '{"type":"log","message":"x","payload":{"type":"result"}}'
+        echo '{"note":{"type":"result"}}'
+    "#;
+    let (outcome, recorder) = run(&sh(script), json!(null)).await;
+    assert_eq!(outcome, ExecutionOutcome::Succeeded(serde_json::Value::Null));
+    let steps = recorder.log_steps();
+    assert_eq!(steps.len(), 2);
+    assert!(steps.iter().all(|step| step.level == StepLevel::Info && step.meta.is_none()));
+}
+
+#[tokio::test]
 async fn plain_lines_over_the_budget_are_counted() {
     let executor = sh("seq 1 100").limits(OutputLimits::default().max_log_steps(5));
     let (outcome, recorder) = run(&executor, json!(null)).await;
