@@ -130,13 +130,27 @@ impl TaskAggregate {
         state: LifecycleState,
         updated_at: Timestamp,
     ) {
-        self.total += 1;
-        self.by_state.add(state, 1);
-        self.by_status.add(status, 1);
+        self.add_n(kind, status, state, updated_at, 1);
+    }
+
+    /// Counts `n` tasks that share a kind, status and state, `updated_at` being the latest
+    /// among them (a store's grouped `count(*)` row); for `n >= 1` the same as `n` calls to
+    /// [`add`](Self::add).
+    pub fn add_n(
+        &mut self,
+        kind: &str,
+        status: TaskStatus,
+        state: LifecycleState,
+        updated_at: Timestamp,
+        n: u64,
+    ) {
+        self.total += n;
+        self.by_state.add(state, n);
+        self.by_status.add(status, n);
         match self.by_kind.get_mut(kind) {
-            Some(count) => *count += 1,
+            Some(count) => *count += n,
             None => {
-                self.by_kind.insert(kind.to_owned(), 1);
+                self.by_kind.insert(kind.to_owned(), n);
             }
         }
         self.updated_at = self.updated_at.max(Some(updated_at));

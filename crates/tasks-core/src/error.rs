@@ -325,4 +325,56 @@ impl StoreError {
     ) -> Self {
         StoreError::Unavailable { message: message.into(), source: Some(Box::new(source)) }
     }
+
+    /// A copy of this error for one more caller, when one store answer goes to several (a
+    /// batch that failed as a whole): the same variant and fields, the backend's own `source`
+    /// left out (it cannot be cloned).
+    #[must_use]
+    pub fn duplicate(&self) -> StoreError {
+        // No catch-all: a new variant must say here how it is copied.
+        match self {
+            StoreError::InvalidInput(invalid) => StoreError::InvalidInput(invalid.clone()),
+            StoreError::NotFound { id } => StoreError::NotFound { id: id.clone() },
+            StoreError::LeaseLost { id } => StoreError::LeaseLost { id: id.clone() },
+            StoreError::Refused { id, refusal } => {
+                StoreError::Refused { id: id.clone(), refusal: refusal.clone() }
+            }
+            StoreError::Unsupported { operation } => StoreError::Unsupported { operation },
+            StoreError::CursorExpired { cursor } => {
+                StoreError::CursorExpired { cursor: cursor.clone() }
+            }
+            StoreError::Unavailable { message, .. } => {
+                StoreError::Unavailable { message: message.clone(), source: None }
+            }
+            StoreError::Schema { message } => StoreError::Schema { message: message.clone() },
+            StoreError::Backend { message, .. } => {
+                StoreError::Backend { message: message.clone(), source: None }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copied_errors_keep_their_kind_and_text() {
+        let id = TaskId::generate();
+        let originals = [
+            StoreError::LeaseLost { id: id.clone() },
+            StoreError::NotFound { id },
+            StoreError::Unavailable {
+                message: "connection refused".into(),
+                source: Some("io".into()),
+            },
+            StoreError::Backend { message: "disk full".into(), source: None },
+            StoreError::Unsupported { operation: "finish_batch" },
+        ];
+        for original in &originals {
+            let copy = original.duplicate();
+            assert_eq!(copy.kind(), original.kind());
+            assert_eq!(copy.to_string(), original.to_string());
+        }
+    }
 }

@@ -68,12 +68,12 @@ impl Budget {
 }
 
 impl PostgresTaskStore {
+    /// Claims for a request that `TaskStore::claim` has already validated.
     pub(crate) fn claim_tasks(
         &self,
         request: &ClaimRequest,
         now: Timestamp,
     ) -> Result<Vec<TaskRecord>, StoreError> {
-        request.validate()?;
         let sql = &self.inner.sql;
         let claimed = self.run(Durability::Full, |conn| {
             let mut tx = Tx::begin_with(conn, BEGIN_CLAIM)?;

@@ -104,7 +104,7 @@ pub(crate) fn enqueue_all(
     Ok(outcomes)
 }
 
-/// Inserts the pending plain tasks in one statement (the lean form when they allow it).
+/// Inserts the pending plain tasks in one statement (the lean [`PlainInsert`] form).
 fn flush(
     db: &mut impl Db,
     sql: &Sql,
@@ -114,19 +114,8 @@ fn flush(
     if plain.is_empty() {
         return Ok(());
     }
-    let inserted = match PlainInsert::new(plain) {
-        Some(lean) => {
-            db.execute(&sql.insert_plain[usize::from(lean.has_channels())], &lean.params())
-        }
-        None => {
-            let mut arrays = InsertArrays::default();
-            for record in plain.iter() {
-                arrays.push(record);
-            }
-            db.execute(&sql.insert, &arrays.params())
-        }
-    };
-    inserted.map_err(|err| {
+    let lean = PlainInsert::new(plain);
+    db.execute(&sql.insert_plain[usize::from(lean.has_channels())], &lean.params()).map_err(|err| {
         let ids: Vec<&TaskId> = plain.iter().map(|record| &record.id).collect();
         insert_error(sql, err, &ids, autocommit)
     })?;

@@ -50,6 +50,7 @@ impl PostgresTaskStore {
         Ok(recovered)
     }
 
+    /// Marks silent tasks stale; `TaskStore::mark_stale` has already checked `reason`.
     pub(crate) fn stale(
         &self,
         silent_for: Duration,
@@ -57,7 +58,6 @@ impl PostgresTaskStore {
         limit: u32,
         now: Timestamp,
     ) -> Result<Vec<TaskRecord>, StoreError> {
-        tasks_core::limits::validate_text("reason", reason, true)?;
         let sql = &self.inner.sql;
         let latest_sign = now.saturating_sub(silent_for).as_millis();
         self.run(Durability::Full, |conn| {

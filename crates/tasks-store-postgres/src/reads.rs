@@ -132,11 +132,7 @@ impl PostgresTaskStore {
                 let state = LifecycleState::resolve(status, row.get(2), row.get(3));
                 let count = u64::try_from(row.get::<_, i64>(4)).unwrap_or(0);
                 let updated_at = Timestamp::from_millis(row.get(5));
-                aggregate.total += count;
-                aggregate.by_state.add(state, count);
-                aggregate.by_status.add(status, count);
-                *aggregate.by_kind.entry(kind).or_default() += count;
-                aggregate.updated_at = aggregate.updated_at.max(Some(updated_at));
+                aggregate.add_n(&kind, status, state, updated_at, count);
             }
             Ok(aggregate)
         })

@@ -299,11 +299,12 @@ pub(crate) const SHARED_COLUMNS: [(&str, &str); 6] = [
 ];
 
 impl<'a> PlainInsert<'a> {
-    /// The tasks in the lean form, or `None` when one has a dedupe or supersede key or does
-    /// not share the others' [`SHARED_COLUMNS`].
-    pub(crate) fn new(records: &[&'a TaskRecord]) -> Option<Self> {
-        let first = records.first()?;
-        let shares = |record: &&&TaskRecord| {
+    /// The tasks in the lean form. `records` is a non-empty run of plain tasks from one
+    /// `enqueue::prepare` (no dedupe or supersede key, and one `now`), so they share the
+    /// [`SHARED_COLUMNS`], which are taken from the first.
+    pub(crate) fn new(records: &[&'a TaskRecord]) -> Self {
+        let first = records[0];
+        debug_assert!(records.iter().all(|record| {
             record.dedupe_key.is_none()
                 && record.supersede_key.is_none()
                 && record.status == first.status
@@ -312,15 +313,12 @@ impl<'a> PlainInsert<'a> {
                 && record.updated_at == first.updated_at
                 && record.last_step_seq == first.last_step_seq
                 && record.revision == first.revision
-        };
-        if !records.iter().all(|record| shares(&record)) {
-            return None;
-        }
+        }));
         let channels = records
             .iter()
             .any(|record| !record.channels.is_empty())
             .then(|| records.iter().map(|record| Json(&record.channels)).collect());
-        Some(PlainInsert {
+        PlainInsert {
             id: records.iter().map(|record| record.id.as_str()).collect(),
             kind: records.iter().map(|record| record.kind.as_str()).collect(),
             input: records.iter().map(|record| &record.input).collect(),
@@ -339,7 +337,7 @@ impl<'a> PlainInsert<'a> {
             last_step_seq: signed(first.last_step_seq),
             revision: signed(first.revision),
             channels,
-        })
+        }
     }
 
     /// Whether the channel lists are sent (see `Sql::insert_plain`).

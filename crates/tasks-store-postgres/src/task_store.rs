@@ -123,9 +123,6 @@ impl TaskStore for PostgresTaskStore {
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError> {
         transition::validate_progress(update)?;
-        if let Some(label) = &update.label {
-            no_nul("label", label)?;
-        }
         self.fast_progress(lease, update, now)
     }
 
@@ -137,9 +134,6 @@ impl TaskStore for PostgresTaskStore {
     ) -> Result<AppendedSteps, StoreError> {
         for step in steps {
             transition::validate_step(step)?;
-            no_nul("message", &step.message)?;
-            no_nul("step kind", step.kind.as_str())?;
-            no_nul("step level", step.level.as_str())?;
         }
         let (task, steps) = self.fast_steps(lease, steps, now)?;
         Ok(AppendedSteps { task, steps })

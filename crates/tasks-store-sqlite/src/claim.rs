@@ -42,13 +42,13 @@ struct Budget<'a> {
     keys: HashMap<String, bool>,
 }
 
-/// Claims up to `request.limit` due tasks.
+/// Claims up to `request.limit` due tasks, for a request that `TaskStore::claim` has already
+/// validated.
 pub(crate) fn claim(
     tx: &WriteTx<'_>,
     request: &ClaimRequest,
     now: Timestamp,
 ) -> Result<Vec<TaskRecord>, StoreError> {
-    request.validate()?;
     let active_total = match request.max_active {
         Some(_) => count_active(tx, None)?,
         None => 0,

@@ -62,11 +62,7 @@ pub(crate) fn aggregate(
         let count: i64 = row.get(4).map_err(sql)?;
         let count = u64::try_from(count).unwrap_or(0);
         let updated_at = Timestamp::from_millis(row.get(5).map_err(sql)?);
-        aggregate.total += count;
-        aggregate.by_state.add(state, count);
-        aggregate.by_status.add(status, count);
-        *aggregate.by_kind.entry(kind).or_default() += count;
-        aggregate.updated_at = aggregate.updated_at.max(Some(updated_at));
+        aggregate.add_n(&kind, status, state, updated_at, count);
     }
     Ok(aggregate)
 }
