@@ -25,7 +25,6 @@ use tasks_core::{Clock, Finish, HostEventType, Lease, StoreError, TaskRecord, Ta
 use tokio::sync::{Notify, oneshot};
 
 use crate::attempt::event_of_end;
-use crate::blocking::copy_error;
 use crate::inner::{Inner, lock};
 
 /// The per-item answers of one batched store call.
@@ -293,7 +292,7 @@ fn answer<B: Burst>(inner: &Inner, replies: Vec<Reply>, answers: Answers) {
         }
         Err(error) => {
             for reply in replies {
-                let _ = reply.send(Err(copy_error(&error)));
+                let _ = reply.send(Err(error.duplicate()));
             }
         }
     }

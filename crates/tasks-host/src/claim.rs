@@ -54,15 +54,18 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
             }
         }
         // Final writes made by now free their slots within two writes at most (the burst in
-        // flight, then the one they wait for): wait for them, so this claim takes those slots
-        // too instead of leaving them to a second, smaller claim. Bursts begun later are not
+        // flight, then the one they wait for): wait for them, so this claim can take those
+        // slots too instead of leaving them to a second, smaller claim. Bursts begun later are not
         // waited for, so a busy writer cannot hold claims back for long.
         if let Some(ticket) = inner.finishes.pending_burst() {
             tokio::select! {
                 () = inner.finishes.landed(ticket) => {}
                 _ = shutdown.changed() => continue,
             }
-            // Let the attempts the burst answered end and give their slots back first.
+            // Best effort: one yield gives the attempts the burst answered a chance to end and
+            // give their slots back before this claim counts free slots. Nothing waits for
+            // them: an attempt not done by then (on another worker, not yet scheduled) still
+            // holds its slot for this claim, and a later claim takes that slot.
             tokio::task::yield_now().await;
         }
         let Some(request) = claim_request(&inner) else { continue };
@@ -159,12 +162,16 @@ fn start_claimed(inner: &Arc<Inner>, records: Vec<TaskRecord>) -> Vec<Claimed> {
     if inner.is_stopping() {
         return claimed;
     }
-    let to_start: Vec<usize> =
-        (0..claimed.len()).filter(|&index| claimed[index].registration.is_some()).collect();
-    let leases: Vec<Lease> = to_start.iter().map(|&index| claimed[index].lease.clone()).collect();
+    let leases: Vec<Lease> = claimed
+        .iter()
+        .filter(|entry| entry.registration.is_some())
+        .map(|entry| entry.lease.clone())
+        .collect();
     let pending = StartWriter::submit(inner, leases);
-    for (index, pending) in to_start.into_iter().zip(pending) {
-        claimed[index].start = Start::Pending(pending);
+    // The answers come in the order of the leases: the same entries, filtered the same way.
+    let to_start = claimed.iter_mut().filter(|entry| entry.registration.is_some());
+    for (entry, pending) in to_start.zip(pending) {
+        entry.start = Start::Pending(pending);
     }
     claimed
 }
@@ -172,7 +179,7 @@ fn start_claimed(inner: &Arc<Inner>, records: Vec<TaskRecord>) -> Vec<Claimed> {
 /// Starts an attempt for each claimed task.
 fn launch(inner: &Arc<Inner>, claimed: Vec<Claimed>) {
     for Claimed { record, lease, registration, start } in claimed {
-        let attempt = Arc::new(Attempt::new(record, lease));
+        let attempt = Arc::new(Attempt::new(record, lease, &inner.options));
         lock(&inner.slots).acquire(&attempt.kind);
         let key = (attempt.id.clone(), attempt.number);
         lock(&inner.running).insert(key, Arc::clone(&attempt));

@@ -17,13 +17,11 @@
 //! final writes of attempts that end together share one `finish_batch`; each keeps its own
 //! answer (a refused output becomes a non-retryable failure, a lost lease stops there).
 
-use std::sync::Arc;
-
 use tasks_core::transition;
 use tasks_core::{ExecutionOutcome, Finish, StoreErrorKind, TaskError, TaskStatus, limits};
 
 use super::supervise::Ending;
-use super::writes::{PATIENT_RETRY, RETRY_DELAYS, Writer, event_of_end};
+use super::writes::Writer;
 use super::{StopCause, TIMEOUT_CODE};
 use crate::inner::lock;
 use crate::registration::HandlerRegistration;
@@ -111,16 +109,12 @@ impl Writer {
         // while the lease is ours, and the final write comes only after it, so a task never
         // ends with its last steps missing. Once the lease runs out nothing more is written:
         // recovery gives the task another attempt.
-        let mut delays = RETRY_DELAYS.iter();
+        let mut tries = 0;
         while !self.flush().await {
             if self.attempt.is_lease_lost() {
                 return;
             }
-            let delay = match delays.next() {
-                Some(delay) => *delay,
-                None if self.lease_still_ours() => PATIENT_RETRY,
-                None => return,
-            };
+            let Some(delay) = self.retry_delay(&mut tries) else { return };
             tokio::time::sleep(delay).await;
         }
         if self.attempt.is_lease_lost() {
@@ -170,16 +164,7 @@ impl Writer {
                 let acknowledge = Finish::AcknowledgeCancel { lease, reason };
                 self.must_finish("acknowledging a cancel", acknowledge).await.ok()
             }
-            Action::Release => {
-                let inner = Arc::clone(&self.inner);
-                self.must_write("releasing a task", move |store, now| {
-                    let record = store.release(&lease, now)?;
-                    inner.emit_task(event_of_end(&record), &record);
-                    Ok(record)
-                })
-                .await
-                .ok()
-            }
+            Action::Release => self.release().await,
         };
         if let Some(record) = written {
             self.attempt.set_record(record);

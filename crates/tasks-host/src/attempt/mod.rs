@@ -30,8 +30,10 @@ use tokio::sync::Notify;
 
 use crate::burst::{FinishWriter, Pending};
 use crate::inner::{Inner, lock};
+use crate::options::RunnerOptions;
 use crate::registration::HandlerRegistration;
 
+use budget::StepBudget;
 pub(crate) use reporter::AttemptReporter;
 pub(crate) use writes::event_of_end;
 
@@ -61,7 +63,8 @@ impl StopCause {
     }
 }
 
-/// Reports waiting to be written, and the last record a write returned.
+/// Reports waiting to be written, the step limits new steps are admitted under, and the last
+/// record a write returned.
 #[derive(Debug)]
 pub(crate) struct Reports {
     pub(crate) record: TaskRecord,
@@ -69,6 +72,8 @@ pub(crate) struct Reports {
     pub(crate) steps: Vec<NewStep>,
     /// Steps dropped over the step limits since the last batch (see `budget`).
     pub(crate) dropped_steps: u64,
+    /// The step limits the reporter applies to new steps.
+    pub(crate) budget: StepBudget,
     pub(crate) heartbeat: bool,
     pub(crate) closed: bool,
 }
@@ -92,7 +97,7 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    pub(crate) fn new(record: TaskRecord, lease: Lease) -> Self {
+    pub(crate) fn new(record: TaskRecord, lease: Lease, options: &RunnerOptions) -> Self {
         Attempt {
             id: record.id.clone(),
             kind: record.kind.clone(),
@@ -107,6 +112,7 @@ impl Attempt {
                 progress: None,
                 steps: Vec::new(),
                 dropped_steps: 0,
+                budget: StepBudget::new(options, tokio::time::Instant::now()),
                 heartbeat: false,
                 closed: false,
             }),

@@ -10,12 +10,11 @@
 //! Steps past the host's step limits (see `budget`) are dropped here and counted; the writer
 //! notes how many with the next batch.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tasks_core::transition;
 use tasks_core::{HostEventType, NewStep, ProgressUpdate, ReportError, TaskReporter};
 
-use super::budget::StepBudget;
 use super::{Attempt, Reports};
 use crate::inner::{Inner, lock};
 
@@ -23,13 +22,11 @@ use crate::inner::{Inner, lock};
 pub(crate) struct AttemptReporter {
     inner: Arc<Inner>,
     attempt: Arc<Attempt>,
-    budget: Mutex<StepBudget>,
 }
 
 impl AttemptReporter {
     pub(crate) fn new(inner: Arc<Inner>, attempt: Arc<Attempt>) -> Self {
-        let budget = Mutex::new(StepBudget::new(&inner.options, tokio::time::Instant::now()));
-        AttemptReporter { inner, attempt, budget }
+        AttemptReporter { inner, attempt }
     }
 
     fn open(&self, reports: &Reports) -> Result<(), ReportError> {
@@ -97,7 +94,7 @@ impl TaskReporter for AttemptReporter {
             let mut reports = lock(&self.attempt.reports);
             self.open(&reports)?;
             let waiting = reports.steps.len();
-            if !lock(&self.budget).admit(waiting, tokio::time::Instant::now()) {
+            if !reports.budget.admit(waiting, tokio::time::Instant::now()) {
                 // Counted, and noted with the next batch; nothing to wake the writer for.
                 reports.dropped_steps += 1;
                 return Ok(());

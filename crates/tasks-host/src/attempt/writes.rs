@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tasks_core::transition::check_lease;
 use tasks_core::{
     Finish, HostEventType, StoreError, StoreErrorKind, TaskRecord, TaskStatus, TaskStore, Timestamp,
 };
@@ -18,10 +19,10 @@ use crate::burst::FinishWriter;
 use crate::inner::{Inner, lock};
 
 /// Delays between tries of a write that must land (a final write, the last flush).
-pub(crate) const RETRY_DELAYS: [Duration; 3] =
+const RETRY_DELAYS: [Duration; 3] =
     [Duration::from_millis(50), Duration::from_millis(250), Duration::from_secs(1)];
 /// The delay between later tries, made while the attempt's lease still runs.
-pub(crate) const PATIENT_RETRY: Duration = Duration::from_secs(1);
+const PATIENT_RETRY: Duration = Duration::from_secs(1);
 
 /// Writes one attempt's changes.
 pub(crate) struct Writer {
@@ -240,7 +241,7 @@ impl Writer {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let mut delays = RETRY_DELAYS.iter();
+        let mut tries = 0;
         loop {
             let error = match write().await {
                 Ok(value) => return Ok(value),
@@ -249,38 +250,48 @@ impl Writer {
             if self.failed(doing, &error).await {
                 return Err((error.kind() != StoreErrorKind::LeaseLost).then_some(error));
             }
-            let delay = match delays.next() {
-                Some(delay) => *delay,
-                // Past the quick tries, keep trying while the lease is ours: a store back
-                // before it runs out (a database restarting) takes the write, and the work is
-                // not done again.
-                None if self.lease_still_ours() => PATIENT_RETRY,
-                // The lease has run out: recovery will give the task another attempt.
-                None => return Err(None),
-            };
+            let Some(delay) = self.retry_delay(&mut tries) else { return Err(None) };
             tokio::time::sleep(delay).await;
         }
     }
 
+    /// How long to wait before trying a write that must land once more, after `tries` failed
+    /// tries (counted here, starting from 0): the quick delays first; past them, keep trying
+    /// while the lease is ours: a store back before it runs out (a database restarting) takes
+    /// the write, and the work is not done again. `None` once the lease has run out: recovery
+    /// will give the task another attempt.
+    pub(crate) fn retry_delay(&self, tries: &mut usize) -> Option<Duration> {
+        let quick = RETRY_DELAYS.get(*tries).copied();
+        *tries = tries.saturating_add(1);
+        quick.or_else(|| self.lease_still_ours().then_some(PATIENT_RETRY))
+    }
+
     /// Whether the attempt's lease, as the store last renewed it, still runs by the host's
     /// clock: until then no other runner can take the task, so a write may still land.
-    pub(crate) fn lease_still_ours(&self) -> bool {
-        let expires = self.attempt.record().lease_expires_at;
-        expires.is_some_and(|expires| expires > self.inner.store.now())
+    fn lease_still_ours(&self) -> bool {
+        // The record is the last one a write under this lease returned, so it is claimed or
+        // running and holds this lease's token: only the expiry can have changed.
+        check_lease(&self.attempt.record(), &self.attempt.lease.token, self.inner.store.now())
+            .is_ok()
+    }
+
+    /// Gives back the task (queued again at once, the attempt given back), telling its event
+    /// from the blocking thread; the record written, or `None` when the release did not land.
+    pub(crate) async fn release(&mut self) -> Option<TaskRecord> {
+        let lease = self.attempt.lease.clone();
+        let inner = Arc::clone(&self.inner);
+        self.must_write("releasing a task", move |store, now| {
+            let record = store.release(&lease, now)?;
+            inner.emit_task(event_of_end(&record), &record);
+            Ok(record)
+        })
+        .await
+        .ok()
     }
 
     /// Gives back a task that never ran (the host began to stop, or its start failed).
     pub(crate) async fn release_unstarted(&mut self) {
-        let lease = self.attempt.lease.clone();
-        let inner = Arc::clone(&self.inner);
-        let released = self
-            .must_write("releasing a task", move |store, now| {
-                let record = store.release(&lease, now)?;
-                inner.emit_task(event_of_end(&record), &record);
-                Ok(record)
-            })
-            .await;
-        if released.is_ok() && !self.inner.is_stopping() {
+        if self.release().await.is_some() && !self.inner.is_stopping() {
             self.inner.waker.wake();
         }
     }
