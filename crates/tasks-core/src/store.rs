@@ -50,6 +50,20 @@ pub struct AppendedSteps {
 /// [`StoreError::LeaseLost`] and changes nothing.
 pub trait TaskStore: Send + Sync {
     /// What this store offers beyond the required surface.
+    ///
+    /// # Behavior
+    ///
+    /// - Pure and cheap: no I/O, never fails, and the same answer for the life of the store, so
+    ///   callers may read it once at start-up.
+    /// - `change_feed` false: [`read_changes`](TaskStore::read_changes) and
+    ///   [`change_cursor`](TaskStore::change_cursor) give [`StoreError::Unsupported`]; live
+    ///   layers fall back to in-process events and periodic bootstraps.
+    /// - `change_feed` true: both work, and every write of the contract shows up in the feed
+    ///   exactly once, in commit order (the conformance suite checks this).
+    /// - `multi_process` false: one process owns the store; leases still fence writers, but
+    ///   the store makes no promise about claims from another process.
+    /// - `notifications` and `transactional_enqueue` describe the concrete store's extra API;
+    ///   nothing in this trait changes with them.
     fn capabilities(&self) -> Capabilities;
 
     /// Enqueues one task.

@@ -17,13 +17,23 @@ use common::wire::*;
 use serde_json::{Value, json};
 use tasks_core::{
     ChangeCursor, EnqueueDisposition, EnqueueOutcome, LifecycleState, RetentionReport,
-    SnapshotQuery, SubscriptionQuery, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
-    TaskLiveMessage, TaskOrder, TaskSnapshot, TaskStatus, TaskSubscriptionBootstrap, Timestamp,
+    SnapshotQuery, StepRecord, SubscriptionQuery, TaskAggregate, TaskError, TaskFilter, TaskId,
+    TaskListQuery, TaskLiveMessage, TaskOrder, TaskSnapshot, TaskStatus, TaskSubscriptionBootstrap,
+    Timestamp,
 };
 
 #[test]
 fn step_record() {
     assert_golden(&step(), step_json());
+}
+
+#[test]
+fn step_without_meta_or_percent_writes_nulls() {
+    let bare = StepRecord { meta: None, percent: None, ..step() };
+    let mut expected = step_json();
+    expected["meta"] = Value::Null;
+    expected["percent"] = Value::Null;
+    assert_golden(&bare, expected);
 }
 
 #[test]

@@ -6,8 +6,7 @@ use proptest::prelude::*;
 /// leases the sequence has been handed so far, so sequences collide on purpose: dedupe hits,
 /// busy concurrency keys, stale leases.
 #[derive(Clone, Debug)]
-#[allow(missing_docs)]
-pub enum Command {
+pub(crate) enum Command {
     Enqueue {
         kind: u8,
         dedupe: Option<u8>,

@@ -13,7 +13,6 @@ mod command;
 mod compare;
 mod harness;
 
-pub use command::Command;
 pub use harness::{run, run_cases};
 
 /// Emits `#[test] fn model_based_store_matches_reference()` for a store factory, which is
