@@ -15,7 +15,8 @@ pub struct OutputLimits {
     pub stderr_tail_bytes: usize,
     /// How many plain stdout lines become `log` steps in one attempt (10,000 by default).
     /// Later plain lines are counted, and one final step says how many were left out.
-    /// Protocol messages (`step`, `progress`...) are never left out.
+    /// Protocol messages (`step`, `progress`...) do not count toward it and are all handed to
+    /// the reporter; a host may still drop steps past its own step rate limit.
     pub max_log_steps: u64,
 }
 

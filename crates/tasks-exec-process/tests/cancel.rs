@@ -12,6 +12,7 @@ use tasks_exec_process::ProcessExecutor;
 
 use support::{
     Recorder, group_members, invocation, numbers, own_zombies, wait_dead, wait_group_gone,
+    wait_reaped,
 };
 
 fn sh(script: &str) -> ProcessExecutor {
@@ -119,6 +120,8 @@ async fn dropping_the_execution_kills_the_group() {
     assert!(wait_dead(pids[0]).await);
     assert!(wait_dead(pids[1]).await);
     assert!(wait_group_gone(pids[0]).await);
+    // Nobody awaits the dropped child any more: tokio's orphan reaping must still collect it.
+    assert!(wait_reaped(pids[0]).await, "the leader is left a zombie");
 }
 
 #[tokio::test]

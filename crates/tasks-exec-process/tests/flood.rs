@@ -46,5 +46,8 @@ async fn a_200_mb_flood_keeps_host_memory_bounded() {
     let peak_after = status_kib("VmHWM");
     let growth_mib = peak_after.saturating_sub(peak_before) / 1024;
     println!("peak RSS {peak_before} KiB -> {peak_after} KiB after 400 MB of output");
-    assert!(growth_mib < 100, "the peak grew by {growth_mib} MiB");
+    // Measured: about 4 MiB of growth (a 1 MiB line buffer, the read buffer, the kept log
+    // steps); 32 MiB leaves room for allocator noise while any buffering of the flood, which
+    // is 200 MB each time, fails.
+    assert!(growth_mib < 32, "the peak grew by {growth_mib} MiB");
 }

@@ -103,6 +103,10 @@ async fn sigterm_fires_the_handlers_cancel_signal() {
     assert_eq!(outcome, ExecutionOutcome::Cancelled { reason: Some("the user asked".to_owned()) });
     // The handler stopped on SIGTERM, long before the grace period's SIGKILL.
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // SIGTERM's default action would end the child just as fast and with the same outcome:
+    // only the step the handler writes once its cancel signal fired shows the signal worked.
+    let messages: Vec<String> = recorder.steps().into_iter().map(|step| step.message).collect();
+    assert_eq!(messages, ["waiting for cancellation", "cancel seen"]);
 }
 
 #[tokio::test]

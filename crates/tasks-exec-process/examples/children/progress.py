@@ -30,6 +30,9 @@ delay = task["input"].get("delayMs", 0) / 1000
 print(f"python child for task {task['id']}, attempt {task['attempt']}", flush=True)
 for item in range(1, items + 1):
     if cancelled:
+        # A plain line, printed here rather than in the signal handler (printing there could
+        # interrupt a print in progress): it becomes a log step.
+        print("stopping on SIGTERM", flush=True)
         send({"type": "error", "message": "stopped on SIGTERM", "code": "cancelled"})
         sys.exit(0)
     time.sleep(delay)

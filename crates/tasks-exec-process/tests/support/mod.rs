@@ -196,6 +196,20 @@ pub(crate) async fn wait_dead(pid: u32) -> bool {
     false
 }
 
+/// Waits (10 s at most) until a child of this process is dead and reaped, so neither it nor
+/// its zombie is left: gone from `/proc`, or (its pid reused) no longer this process's child.
+/// A dropped child is reaped by tokio in the background once its SIGCHLD arrives.
+pub(crate) async fn wait_reaped(pid: u32) -> bool {
+    let me = std::process::id();
+    for _ in 0..1000 {
+        if !matches!(process_state(pid), Some((_, parent)) if parent == me) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 /// The zombie children of this process.
 pub(crate) fn own_zombies() -> Vec<u32> {
     let me = std::process::id();

@@ -34,7 +34,7 @@ pub(crate) enum DemoInput {
         /// The first attempt that succeeds.
         succeed_on: u32,
     },
-    /// Says it waits, then waits for cancellation and stops.
+    /// Says it waits, waits for cancellation, says it saw it, and stops.
     WaitCancel,
     /// Sleeps, then succeeds (a handler using tokio's timers).
     Sleep {
@@ -82,6 +82,9 @@ impl TaskHandler for Demo {
             DemoInput::WaitCancel => {
                 ctx.step("waiting for cancellation")?;
                 ctx.cancelled().await;
+                // Only a handler that saw its cancel signal fire writes this step, so a test
+                // tells a SIGTERM turned into cancellation from a process killed outright.
+                ctx.step("cancel seen")?;
                 ctx.check_cancelled()?;
                 Ok(Value::Null)
             }
