@@ -65,6 +65,11 @@ pub struct RunnerOptions {
     /// before the task finishes; steps are batched on the same beat and never dropped within
     /// the step limits below. Zero writes every report as it comes. Default 200 ms.
     pub progress_flush_interval: Duration,
+    /// In-process listeners (a live hub, say) are told a task's progress at most once per
+    /// this interval: the first update at once, later ones within the interval folded into
+    /// one event told with the next progress write, so the last value is always told. Zero
+    /// tells every update as it comes. Default 50 ms (20 events a second per task).
+    pub progress_event_interval: Duration,
     /// Attempts of a task whose enqueue and handler say nothing. Default 3.
     pub default_max_attempts: u32,
     /// Steps one attempt may report per second, on average (`None`: no limit). Default 1,000.
@@ -96,6 +101,7 @@ impl Default for RunnerOptions {
             stop_timeout: Duration::from_secs(10),
             cancel_grace: Duration::from_secs(5),
             progress_flush_interval: Duration::from_millis(200),
+            progress_event_interval: Duration::from_millis(50),
             default_max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_steps_per_second: Some(1_000),
             step_burst: 1_000,
@@ -151,6 +157,8 @@ impl RunnerOptions {
         cancel_grace: Duration,
         /// Sets the progress flush interval.
         progress_flush_interval: Duration,
+        /// Sets the most frequent progress event of one task.
+        progress_event_interval: Duration,
         /// Sets the default attempts.
         default_max_attempts: u32,
         /// Sets (or turns off) the step rate limit of one attempt.

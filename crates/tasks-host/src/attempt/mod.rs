@@ -76,6 +76,10 @@ pub(crate) struct Reports {
     pub(crate) budget: StepBudget,
     pub(crate) heartbeat: bool,
     pub(crate) closed: bool,
+    /// When listeners were last told a progress preview (see `reporter`).
+    pub(crate) last_preview: Option<tokio::time::Instant>,
+    /// A progress update was held back by the event interval: the next progress write tells it.
+    pub(crate) preview_owed: bool,
 }
 
 /// What the parts of one attempt share.
@@ -115,6 +119,8 @@ impl Attempt {
                 budget: StepBudget::new(options, tokio::time::Instant::now()),
                 heartbeat: false,
                 closed: false,
+                last_preview: None,
+                preview_owed: false,
             }),
             report_notify: Notify::new(),
         }

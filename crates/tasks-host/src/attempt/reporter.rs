@@ -2,10 +2,13 @@
 //! never touch the store: they validate the report, queue it for the supervisor's next write
 //! (progress merged, latest wins; steps in order) and wake it.
 //!
-//! A progress report is also told to in-process listeners at once, as a preview: the snapshot
-//! of the last written record with the pending progress applied, carrying that record's
-//! revision (the coalesced write that follows raises it). Step events wait for their write,
-//! since only the store numbers steps.
+//! A progress report is also told to in-process listeners, as a preview: the snapshot of the
+//! last written record with the pending progress applied, carrying that record's revision (the
+//! coalesced write that follows raises it). Previews are paced by
+//! `RunnerOptions::progress_event_interval`: one told at once, the updates that follow within
+//! the interval folded into one event the next progress write tells (with the written record),
+//! so a task reporting thousands of updates a second cannot flood listeners, and the last value
+//! is always told. Step events wait for their write, since only the store numbers steps.
 //!
 //! Steps past the host's step limits (see `budget`) are dropped here and counted; the writer
 //! notes how many with the next batch.
@@ -65,7 +68,16 @@ impl TaskReporter for AttemptReporter {
             let mut reports = lock(&self.attempt.reports);
             self.open(&reports)?;
             merge_progress(&mut reports.progress, update);
-            self.inner.events.has_listeners().then(|| {
+            let now = tokio::time::Instant::now();
+            let paced = reports.last_preview.is_some_and(|last| {
+                now.duration_since(last) < self.inner.options.progress_event_interval
+            });
+            if paced {
+                reports.preview_owed = true;
+            }
+            (!paced && self.inner.events.has_listeners()).then(|| {
+                reports.last_preview = Some(now);
+                reports.preview_owed = false;
                 let mut record = reports.record.clone();
                 if let Some(pending) = &reports.progress {
                     if let Some(percent) = pending.percent {

@@ -132,6 +132,7 @@ impl Writer {
                 .await;
             match result {
                 Ok(record) => {
+                    self.tell_owed_preview(&record);
                     self.attempt.observe(&record);
                     self.attempt.set_record(record);
                 }
@@ -156,6 +157,25 @@ impl Writer {
             self.attempt.report_notify.notify_one();
         }
         written && !self.attempt.is_lease_lost()
+    }
+
+    /// Tells listeners the progress a paced preview held back (see `reporter`), with the record
+    /// the progress write left.
+    fn tell_owed_preview(&self, written: &TaskRecord) {
+        let owed = {
+            let mut reports = lock(&self.attempt.reports);
+            let owed = reports.preview_owed;
+            if owed {
+                reports.last_preview = Some(Instant::now());
+                // An update that came after this write's value still waits: the write that
+                // carries it tells it.
+                reports.preview_owed = reports.progress.is_some();
+            }
+            owed
+        };
+        if owed {
+            self.inner.emit_task(HostEventType::TaskProgress, written);
+        }
     }
 
     /// Renews the lease.

@@ -42,6 +42,7 @@ macro_rules! host_scenarios {
             leases::own_expired_attempt_is_recovered_and_run_again,
             leases::stop_drains_then_releases,
             reports::progress_is_coalesced_and_steps_kept_in_order,
+            reports::progress_events_are_paced_and_the_last_is_told,
             reports::retention_runs_on_its_interval,
             limits::a_step_flood_is_capped_and_counted,
         );

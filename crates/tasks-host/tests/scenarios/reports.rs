@@ -1,6 +1,7 @@
 //! Reports and retention: progress coalesced into few writes (the latest value wins, written
-//! before the task finishes) while every progress event is told at once and every step is kept
-//! in order; and retention deleting old finished tasks on its interval.
+//! before the task finishes) while progress events are told at once up to their pace (the last
+//! always told) and every step is kept in order; and retention deleting old finished tasks on
+//! its interval.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +32,13 @@ pub(crate) async fn progress_is_coalesced_and_steps_kept_in_order(store: Arc<dyn
         Ok::<_, TaskFailure>(())
     });
     let host = TaskHost::builder_from_arc(Arc::clone(&wrapped) as Arc<dyn TaskStore>)
-        // A long flush interval: everything the handler reports waits for its end.
-        .options(fast_options("runner-a").progress_flush_interval(Duration::from_secs(3600)))
+        // A long flush interval: everything the handler reports waits for its end. No event
+        // pacing: every update is told.
+        .options(
+            fast_options("runner-a")
+                .progress_flush_interval(Duration::from_secs(3600))
+                .progress_event_interval(Duration::ZERO),
+        )
         .handler(HandlerRegistration::new("chatty", chatty))
         .build()
         .expect("valid");
@@ -63,6 +69,55 @@ pub(crate) async fn progress_is_coalesced_and_steps_kept_in_order(store: Arc<dyn
         .find(|event| event.task_id == id && event.event == L::Progress)
         .expect("progress events");
     assert_eq!(last.snapshot.as_ref().and_then(|s| s.progress.percent), Some(100.0));
+    host.stop().await.expect("stopped");
+}
+
+/// A task reporting faster than `progress_event_interval`: the first update is told at once,
+/// the rest fold into one event told with the progress write, carrying the last value and the
+/// revision that write made.
+pub(crate) async fn progress_events_are_paced_and_the_last_is_told(store: Arc<dyn TaskStore>) {
+    let wrapped = Arc::new(Wrapped::new(Arc::clone(&store)));
+    let flood = from_fn(|_: Value, ctx: TaskContext| async move {
+        for n in 1..=500u32 {
+            ctx.set_progress(ProgressUpdate::percent(f64::from(n) / 5.0))?;
+        }
+        Ok::<_, TaskFailure>(())
+    });
+    let host = TaskHost::builder_from_arc(Arc::clone(&wrapped) as Arc<dyn TaskStore>)
+        // Intervals far longer than the handler runs, so the count cannot depend on timing:
+        // one preview at once, then one write (the flush before the final write) tells the rest.
+        .options(
+            fast_options("runner-a")
+                .progress_flush_interval(Duration::from_secs(3600))
+                .progress_event_interval(Duration::from_secs(3600)),
+        )
+        .handler(HandlerRegistration::new("flood", flood))
+        .build()
+        .expect("valid");
+    let events = Recorder::attach(&host);
+    host.start().await.expect("started");
+    let id = host.enqueue("flood", &json!({}), EnqueueOptions::new()).await.expect("ok").task.id;
+    events.wait(&id, L::Succeeded).await;
+    assert_eq!(wrapped.calls("set_progress"), 1, "500 updates, one write");
+    let told: Vec<_> = events
+        .lifecycle()
+        .into_iter()
+        .filter(|event| event.task_id == id && event.event == L::Progress)
+        .collect();
+    let percents: Vec<Option<f64>> = told
+        .iter()
+        .map(|event| event.snapshot.as_ref().and_then(|snapshot| snapshot.progress.percent))
+        .collect();
+    assert_eq!(
+        percents,
+        vec![Some(0.2), Some(100.0)],
+        "the first at once, the last with its write"
+    );
+    let revisions: Vec<u64> = told
+        .iter()
+        .filter_map(|event| event.snapshot.as_ref().map(|snapshot| snapshot.revision))
+        .collect();
+    assert!(revisions[1] > revisions[0], "the held-back event carries the write's revision");
     host.stop().await.expect("stopped");
 }
 
