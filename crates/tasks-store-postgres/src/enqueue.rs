@@ -115,10 +115,12 @@ fn flush(
         return Ok(());
     }
     let lean = PlainInsert::new(plain);
-    db.execute(&sql.insert_plain[usize::from(lean.has_channels())], &lean.params()).map_err(|err| {
-        let ids: Vec<&TaskId> = plain.iter().map(|record| &record.id).collect();
-        insert_error(sql, err, &ids, autocommit)
-    })?;
+    db.execute(&sql.insert_plain[usize::from(lean.has_channels())], &lean.params()).map_err(
+        |err| {
+            let ids: Vec<&TaskId> = plain.iter().map(|record| &record.id).collect();
+            insert_error(sql, err, &ids, autocommit)
+        },
+    )?;
     plain.clear();
     Ok(())
 }
