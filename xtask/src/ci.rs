@@ -1,8 +1,17 @@
-//! `cargo xtask ci`: the whole CI, in the order that fails fastest.
+//! `cargo xtask ci [--no-gauntlet]`: the whole CI, in the order that fails fastest.
 
 use crate::run::cmd;
 
-pub(crate) fn run() -> Result<(), String> {
+/// Runs the checks; `args` may hold `--no-gauntlet`, which leaves out the full reliability
+/// gauntlet (its quick variants still run with the tests), for a faster loop while working.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let gauntlet = match args {
+        [] => true,
+        [flag] if flag == "--no-gauntlet" => false,
+        other => {
+            return Err(format!("unknown ci arguments {other:?}; the one flag is --no-gauntlet"));
+        }
+    };
     cmd("cargo", &["fmt", "--all", "--check"], &[])?;
     cmd(
         "cargo",
@@ -17,6 +26,11 @@ pub(crate) fn run() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    if gauntlet {
+        // The full variants of every scenario on both stores, in release mode (the issue's
+        // "the full ones run in CI through the xtask").
+        crate::gauntlet::run(&["--store".to_owned(), "all".to_owned()])?;
+    }
     eprintln!("xtask ci: all green");
     Ok(())
 }

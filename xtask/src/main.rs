@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask ci`: what CI runs: fmt check, clippy with `-D warnings`, every test of every
-//!   crate on every store, and the doc build with warnings denied.
+//! - `cargo xtask ci [--no-gauntlet]`: what CI runs: fmt check, clippy with `-D warnings`, every
+//!   test of every crate on every store, the doc build with warnings denied, then the full
+//!   reliability gauntlet on both stores (`--no-gauntlet` leaves it out).
 //! - `cargo xtask bench <name>`: a benchmark (`sqlite`, `postgres`, `host`, `process`).
 //! - `cargo xtask gauntlet [...]`: the reliability gauntlet (faults, bad input, races).
 //!
@@ -19,12 +20,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci::run(),
+        Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("gauntlet") => gauntlet::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | bench <{}> | gauntlet [--store sqlite|postgres|all] [--quick] [--only NAME]",
+                "usage: cargo xtask ci [--no-gauntlet] | bench <{}> | gauntlet [--store sqlite|postgres|all] [--quick] [--only NAME]",
                 bench::NAMES.join("|")
             );
             return ExitCode::from(2);

@@ -20,7 +20,7 @@ use crate::error::LiveError;
 use crate::hub::{Served, Shared};
 use crate::known::Known;
 use crate::naming::events_of;
-use crate::state::{GoLive, TaskUpdates};
+use crate::subscriber::{GoLive, TaskUpdates};
 use crate::update::LiveUpdate;
 
 /// A task read back after a change.
@@ -240,6 +240,10 @@ fn resync_all(shared: &Arc<Shared>) {
 /// Resumes subscriber `id` after `from`: the tasks changed since, re-read, as events, then
 /// live. Returns `false` when it cannot (no feed, a cursor too old, more than `limit`
 /// messages to replay): the caller reads a fresh bootstrap.
+///
+/// Every changed task makes at least one message when it concerns the subscriber, so the
+/// feed is read only until more than `limit` distinct tasks changed: past that, the replay is
+/// likely too large, and a bootstrap is one read where the replay is one per task.
 pub(crate) async fn resume(
     shared: &Arc<Shared>,
     id: u64,
@@ -269,6 +273,9 @@ pub(crate) async fn resume(
                 for change in page.changes {
                     if change.kind == ChangeKind::Updated && seen.insert(change.task_id.clone()) {
                         order.push((change.task_id, None));
+                        if order.len() > limit {
+                            return Ok(None);
+                        }
                     }
                 }
                 cursor = page.next;

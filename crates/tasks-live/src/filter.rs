@@ -1,6 +1,9 @@
 //! [`SubscriberFilter`]: a subscription's filter split into the part fixed at enqueue (ids,
 //! kinds, channels, keys) and the part that moves (status, state), so the hub can tell whether
-//! a subscriber held a task *before* an update and must hear that it left.
+//! a task may concern a subscriber at all, whether it matches now, and whether it matched in
+//! the state the hub last saw it in.
+//!
+//! Which of these decides a delivery is [`crate::subscriber`]'s business.
 
 use tasks_core::{LifecycleState, TaskFilter, TaskSnapshot, TaskStatus};
 
@@ -24,6 +27,11 @@ impl SubscriberFilter {
         SubscriberFilter { fixed, states, statuses }
     }
 
+    /// Whether the filter names states or statuses: a task may then enter and leave it.
+    pub(crate) fn has_moving_part(&self) -> bool {
+        !self.states.is_empty() || !self.statuses.is_empty()
+    }
+
     fn moving_part(&self, status: TaskStatus, state: LifecycleState) -> bool {
         (self.states.is_empty() || self.states.contains(&state))
             && (self.statuses.is_empty() || self.statuses.contains(&status))
@@ -34,11 +42,14 @@ impl SubscriberFilter {
         self.fixed.matches_snapshot(snapshot)
     }
 
-    /// Whether the subscriber must hear about `snapshot`: it matches now, or it matched before
-    /// (`previous`, so the subscriber's tracker drops it), or nothing is known of before.
-    pub(crate) fn wants(&self, snapshot: &TaskSnapshot, previous: Option<Known>) -> bool {
-        self.fixed_matches(snapshot)
-            && (self.moving_part(snapshot.status, snapshot.state)
-                || previous.is_none_or(|known| self.moving_part(known.status, known.state)))
+    /// Whether `snapshot` passes the whole filter (the tracker keeps it).
+    pub(crate) fn matches(&self, snapshot: &TaskSnapshot) -> bool {
+        self.fixed_matches(snapshot) && self.moving_part(snapshot.status, snapshot.state)
+    }
+
+    /// Whether the task passed the moving part in the state the hub last sent it in
+    /// (`previous`), or the hub knows nothing of it: then a subscriber may hold it.
+    pub(crate) fn matched_before(&self, previous: Option<Known>) -> bool {
+        previous.is_none_or(|known| self.moving_part(known.status, known.state))
     }
 }

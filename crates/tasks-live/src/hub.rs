@@ -10,13 +10,30 @@
 //! revision: every event carries its task's revision (and a step its `seq`), and the tracker
 //! keeps only what is newer than what it holds.
 //!
+//! # Leaving a filter
+//!
+//! A subscriber is sent the updates of a task that matches its query, and of a task its
+//! tracker holds, so it hears when one leaves (a running task finishing, for a query on the
+//! `running` state). What it holds is recorded per subscriber, from its bootstrap and from what
+//! it was sent, because the hub's own memory of a task can lag a bootstrap read. See
+//! [`HubOptions::held_capacity`](crate::HubOptions::held_capacity) for the bound, and what
+//! happens past it and after a resume.
+//!
+//! # Deletions
+//!
+//! A task deleted by compaction is told to no one (the spec's message shape has no
+//! deletion): a subscriber keeps it until its next bootstrap. The crate docs say when that
+//! is.
+//!
 //! # Resume
 //!
 //! With a change feed, each delivery may carry a cursor ([`LiveUpdate::cursor`]): every change
 //! up to it was delivered. A subscriber that comes back with its last cursor
 //! ([`SubscribeOptions::resume_from`]) gets the current snapshot and recent steps of every
 //! task changed since (as events), then live updates: it misses nothing. A cursor the store
-//! no longer knows (too old) gets a fresh bootstrap instead.
+//! no longer knows (too old), or more changed tasks than
+//! [`SubscribeOptions::max_replay_messages`], gets a fresh bootstrap instead. So does every
+//! subscriber when the follower's own feed position is too old.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -31,7 +48,8 @@ use tokio::sync::{Notify, watch};
 use crate::blocking::StoreHandle;
 use crate::error::LiveError;
 use crate::source::{HubOptions, LiveSource};
-use crate::state::{GoLive, HubState, Listener};
+use crate::state::HubState;
+use crate::subscriber::{GoLive, Listener};
 use crate::update::LiveUpdate;
 
 /// What a subscriber asks for.
@@ -144,6 +162,15 @@ impl Shared {
         }
     }
 
+    /// Gives live subscriber `id` a fresh bootstrap through its listener, then goes on live
+    /// (its mirror of what the tracker holds starts again from that bootstrap). Nothing to do
+    /// when it is gone or already waiting for a bootstrap.
+    #[cfg(feature = "http")]
+    pub(crate) async fn resync(&self, id: u64) -> Result<(), LiveError> {
+        let Some(query) = self.lock().restart(id) else { return Ok(()) };
+        self.bootstrap_into(id, &query).await
+    }
+
     /// Makes sure the follower has a position no later than now (it drops it while idle).
     pub(crate) async fn ensure_feed_position(&self) -> Result<(), LiveError> {
         let Some(feed) = &self.feed else { return Ok(()) };
@@ -195,6 +222,39 @@ impl Subscription {
 
     /// Stops the listener (the same as dropping the subscription).
     pub fn unsubscribe(self) {}
+
+    /// A handle that gives this subscription a fresh bootstrap, for a transport that dropped
+    /// messages on their way to the client (see [`Resync`]).
+    #[cfg(feature = "http")]
+    pub(crate) fn resync_handle(&self) -> Resync {
+        Resync { shared: Arc::downgrade(&self.shared), id: self.id }
+    }
+}
+
+/// Gives a subscription a fresh bootstrap, through its listener, then goes on live.
+///
+/// For a transport whose queue overflowed: the client missed messages, and the hub's record
+/// of what the client holds no longer agrees with it. Reading the bootstrap through the hub
+/// (instead of beside it) starts that record again from what the client is sent.
+#[cfg(feature = "http")]
+#[derive(Clone, Debug)]
+pub(crate) struct Resync {
+    shared: Weak<Shared>,
+    id: u64,
+}
+
+#[cfg(feature = "http")]
+impl Resync {
+    /// Reads the bootstrap and hands it to the listener. Returns once it was handed over (or
+    /// at once when a bootstrap is on its way already).
+    ///
+    /// # Errors
+    ///
+    /// The read's errors; [`LiveError::NoEvents`] when the hub is gone.
+    pub(crate) async fn resync(&self) -> Result<(), LiveError> {
+        let Some(shared) = self.shared.upgrade() else { return Err(LiveError::NoEvents) };
+        shared.resync(self.id).await
+    }
 }
 
 impl Drop for Subscription {
@@ -241,7 +301,10 @@ impl TaskLiveHub {
             return Err(LiveError::NoEvents);
         }
         let shared = Arc::new(Shared {
-            state: Mutex::new(HubState::new(source.options.known_capacity)),
+            state: Mutex::new(HubState::new(
+                source.options.known_capacity,
+                source.options.held_capacity,
+            )),
             host: source.host,
             store,
             feed,
@@ -376,3 +439,6 @@ fn normalized(mut query: SubscriptionQuery) -> Result<SubscriptionQuery, LiveErr
     query.filter = query.filter.normalized()?;
     Ok(query)
 }
+
+#[cfg(all(test, feature = "http"))]
+mod tests;

@@ -1,12 +1,14 @@
 //! [`KnownTasks`]: what the hub has already sent about each task (revision, last step `seq`,
-//! status and state), so each update goes out once whatever path it came by (in-process
-//! events or the change feed), and the previous state names the next event.
+//! status and state, and the last progress preview), so each update goes out once whatever
+//! path it came by (in-process events or the change feed), and the previous state names the
+//! next event.
 //!
 //! Bounded: past its capacity the oldest entries are forgotten. Forgetting is safe: a
 //! forgotten task's next change is sent again in full (its current snapshot and its recent
 //! steps), which the tracker deduplicates.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use tasks_core::{LifecycleState, TaskId, TaskSnapshot, TaskStatus};
 
@@ -21,6 +23,8 @@ pub(crate) struct Known {
     pub(crate) status: TaskStatus,
     /// The lifecycle state of the last snapshot sent.
     pub(crate) state: LifecycleState,
+    /// The [`preview_print`] of the last progress event sent at `revision`, if any.
+    pub(crate) preview: Option<u64>,
 }
 
 impl Known {
@@ -30,8 +34,25 @@ impl Known {
             last_seq,
             status: snapshot.status,
             state: snapshot.state,
+            preview: None,
         }
     }
+}
+
+/// A fingerprint of a snapshot's reported progress (percent, label, meta), to tell a progress
+/// preview from the one sent before it at the same revision without keeping the snapshot.
+pub(crate) fn preview_print(snapshot: &TaskSnapshot) -> u64 {
+    let progress = &snapshot.progress;
+    let mut hasher = DefaultHasher::new();
+    progress.percent.map(f64::to_bits).hash(&mut hasher);
+    progress.label.hash(&mut hasher);
+    // A JSON object always encodes; its text stands for it (serde_json values do not hash).
+    progress
+        .meta
+        .as_ref()
+        .map(|meta| serde_json::to_string(meta).unwrap_or_default())
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The hub's memory of what it sent, bounded.
@@ -87,7 +108,13 @@ mod tests {
     use super::*;
 
     fn known(revision: u64) -> Known {
-        Known { revision, last_seq: 0, status: TaskStatus::Queued, state: LifecycleState::Queued }
+        Known {
+            revision,
+            last_seq: 0,
+            status: TaskStatus::Queued,
+            state: LifecycleState::Queued,
+            preview: None,
+        }
     }
 
     fn id(n: usize) -> TaskId {

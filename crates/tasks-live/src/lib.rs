@@ -13,7 +13,8 @@
 //! - `http` (feature `http`): the SSE and WebSocket bridge on axum, with the browser module
 //!   `tasks-live.js`; `socketio` (feature `socketio`): the Socket.IO bridge.
 //! - Inside: the change-feed follower (`feed`), the naming of events read back from the store
-//!   (`naming`), the hub's state and delivery rules (`state`, `filter`, `known`), and the
+//!   (`naming`), the hub's state (`state`, `known`), each subscriber's delivery rules and its
+//!   record of what its tracker holds (`subscriber`, `filter`, `held`), and the
 //!   blocking-thread store caller (`blocking`).
 //!
 //! # Architecture invariants
@@ -31,6 +32,7 @@ pub mod entries;
 pub mod error;
 mod feed;
 mod filter;
+mod held;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod hub;
@@ -40,6 +42,7 @@ mod naming;
 pub mod socketio;
 pub mod source;
 mod state;
+mod subscriber;
 pub mod tracker;
 pub mod update;
 

@@ -107,7 +107,7 @@ mod tests {
     }
 
     fn known(status: TaskStatus, state: LifecycleState) -> Option<Known> {
-        Some(Known { revision: 1, last_seq: 0, status, state })
+        Some(Known { revision: 1, last_seq: 0, status, state, preview: None })
     }
 
     #[test]

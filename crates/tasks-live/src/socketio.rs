@@ -27,11 +27,11 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use tasks_core::{ChangeCursor, SubscriptionQuery};
 
+use crate::LiveErrorKind;
 use crate::http::outbox::{Counters, Next, Outbox};
 use crate::http::{Authorization, Authorize, BridgeStats, SlowClient};
-use crate::hub::{SubscribeOptions, Subscription, TaskLiveHub};
+use crate::hub::{Resync, SubscribeOptions, Subscription, TaskLiveHub};
 use crate::update::LiveUpdate;
-use crate::{LiveError, LiveErrorKind};
 
 /// The event names and bounds of a socket bridge.
 #[derive(Clone, Debug)]
@@ -216,7 +216,7 @@ impl SocketBridge {
             .inner
             .hub
             .subscribe_updates(
-                SubscribeOptions::new(query.clone())
+                SubscribeOptions::new(query)
                     .resume_from(cursor)
                     .max_replay_messages(options.buffer / 2),
                 move |update: &LiveUpdate| sink.push(update),
@@ -226,7 +226,8 @@ impl SocketBridge {
                 let status = if error.kind() == LiveErrorKind::InvalidQuery { 400 } else { 503 };
                 refuse(status, error.to_string())
             })?;
-        let writer = tokio::spawn(write(self.clone(), socket.clone(), Arc::clone(&outbox), query));
+        let resync = subscription.resync_handle();
+        let writer = tokio::spawn(write(self.clone(), socket.clone(), Arc::clone(&outbox), resync));
         let entry = SocketSubscription { outbox, _subscription: subscription, writer };
         let replaced = self
             .inner
@@ -236,12 +237,6 @@ impl SocketBridge {
             .insert(socket.id, entry);
         drop(replaced);
         Ok(())
-    }
-
-    async fn resync(&self, query: &SubscriptionQuery) -> Result<LiveUpdate, LiveError> {
-        let bootstrap = self.inner.hub.bootstrap(query.clone()).await?;
-        let cursor = bootstrap.cursor.clone();
-        Ok(LiveUpdate::new(tasks_core::TaskLiveMessage::Bootstrap(bootstrap), cursor))
     }
 }
 
@@ -255,18 +250,14 @@ fn payload(update: &LiveUpdate) -> Value {
 }
 
 /// Emits a socket's queued updates until it closes.
-async fn write(
-    bridge: SocketBridge,
-    socket: SocketRef,
-    outbox: Arc<Outbox>,
-    query: SubscriptionQuery,
-) {
+async fn write(bridge: SocketBridge, socket: SocketRef, outbox: Arc<Outbox>, resync: Resync) {
     let event = bridge.inner.options.publish_event.clone();
     loop {
         let update = match outbox.next().await {
             Next::Update(update) => update,
-            Next::Resync => match bridge.resync(&query).await {
-                Ok(update) => update,
+            // The fresh bootstrap comes through the queue, like any update.
+            Next::Resync => match resync.resync().await {
+                Ok(()) => continue,
                 Err(_) => return,
             },
             Next::Closed => return,

@@ -22,10 +22,22 @@ pub struct HubOptions {
     /// Most tasks the hub remembers what it sent about (default 100,000).
     pub known_capacity: usize,
     /// Most events buffered per subscriber while its bootstrap is read (default 10,000);
-    /// beyond that the bootstrap is read again.
+    /// beyond that the bootstrap is read again. Every event that may concern the subscriber
+    /// counts: its filter's states and statuses are applied once the bootstrap is known.
     pub bootstrap_buffer: usize,
     /// Most changes replayed on resume before a fresh bootstrap is cheaper (default 10,000).
     pub max_replay: usize,
+    /// How many tasks, beyond its bootstrap's `limit`, the hub records a subscriber holds
+    /// (default 10,000). Only subscribers filtering by state or status keep such a record:
+    /// it tells the hub to send them the update in which a task they hold leaves their
+    /// filter, even when the hub's own memory of the task lags (a bootstrap read a task
+    /// running that the change-feed follower last saw queued).
+    ///
+    /// A bootstrap always fits. Past the bound, for the tasks it could not record, the hub
+    /// falls back on its own memory (it sends a task that was in the filter when the hub last
+    /// sent it), which is right for a task the subscriber was sent live, and sends some
+    /// updates the tracker drops. The subscriber's next bootstrap starts a fresh record.
+    pub held_capacity: usize,
 }
 
 impl Default for HubOptions {
@@ -37,6 +49,7 @@ impl Default for HubOptions {
             known_capacity: 100_000,
             bootstrap_buffer: 10_000,
             max_replay: 10_000,
+            held_capacity: 10_000,
         }
     }
 }
@@ -53,6 +66,14 @@ impl HubOptions {
     #[must_use]
     pub fn step_window(mut self, steps: u32) -> Self {
         self.step_window = steps.max(1);
+        self
+    }
+
+    /// The same options with another bound on the tasks recorded per subscriber (see
+    /// [`HubOptions::held_capacity`]).
+    #[must_use]
+    pub fn held_capacity(mut self, tasks: usize) -> Self {
+        self.held_capacity = tasks;
         self
     }
 

@@ -112,3 +112,65 @@ fn a_hub_over_a_host_alone_hears_its_tasks() {
         assert_converged(&state, &fresh, "host alone");
     });
 }
+
+/// A handler reports progress, then waits for the test before it finishes. The report is told
+/// at once, as a preview carrying the revision of the last write (the start's, which the hub
+/// already told): it is newer all the same, and the only way a host-only hub hears progress
+/// before the final write (the coalesced progress write tells no event).
+#[test]
+fn a_hub_over_a_host_alone_hears_the_last_progress_preview_before_the_final_write() {
+    let store: Arc<dyn TaskStore> = Arc::new(tasks_testkit::MemoryStore::new());
+    runtime().block_on(async {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let gate = Arc::clone(&release);
+        let handler = from_fn(move |_: Value, ctx: TaskContext| {
+            let gate = Arc::clone(&gate);
+            async move {
+                ctx.set_progress(ProgressUpdate::percent(30.0).label("working"))?;
+                gate.notified().await;
+                Ok::<_, TaskFailure>(json!({}))
+            }
+        });
+        let host = TaskHost::builder_from_arc(Arc::clone(&store))
+            .options(RunnerOptions::default().runner_id("live-host"))
+            .handler(HandlerRegistration::new("gated", handler))
+            .build()
+            .expect("a host");
+        let hub = TaskLiveHub::new(host.clone()).expect("hub");
+        let recorder = Recorder::new();
+        let _sub = hub
+            .subscribe(SubscriptionQuery::default(), recorder.listener())
+            .await
+            .expect("subscribe");
+        host.start().await.expect("started");
+        host.enqueue("gated", &json!({}), EnqueueOptions::new()).await.expect("enqueued");
+        recorder
+            .wait_until("the last preview", |state| {
+                state.snapshots.first().is_some_and(|s| s.progress.percent == Some(30.0))
+            })
+            .await;
+        release.notify_one();
+        recorder.wait_until("a success", succeeded(1)).await;
+        host.stop().await.expect("stopped");
+        let events: Vec<(LifecycleEventName, Option<f64>)> = recorder
+            .messages()
+            .iter()
+            .filter_map(|message| match message {
+                TaskLiveMessage::Event { event, .. } => Some((
+                    event.event,
+                    event.snapshot.as_ref().and_then(|snapshot| snapshot.progress.percent),
+                )),
+                TaskLiveMessage::Bootstrap(_) => None,
+            })
+            .collect();
+        let preview = events
+            .iter()
+            .position(|event| *event == (LifecycleEventName::Progress, Some(30.0)))
+            .expect("the 30 % preview was told");
+        let success = events
+            .iter()
+            .position(|(name, _)| *name == LifecycleEventName::Succeeded)
+            .expect("the success was told");
+        assert!(preview < success, "the preview came before the final write: {events:?}");
+    });
+}

@@ -152,3 +152,94 @@ fn a_cursor_too_old_gets_a_fresh_bootstrap() {
         assert_converged(&client.recorder.state(), &fresh, "expired cursor");
     });
 }
+
+#[test]
+fn a_resume_stops_reading_once_it_would_replay_more_tasks_than_its_limit() {
+    let counting =
+        Arc::new(support::counting::Counting::new(Arc::new(tasks_testkit::MemoryStore::new())));
+    let store: Arc<dyn TaskStore> = counting.clone();
+    runtime().block_on(async {
+        let mut options = tasks_live::HubOptions::default();
+        // Small pages, so reading the whole feed would take many (eleven for these changes).
+        options.page_size = 5;
+        let source = LiveSource::store_arc(Arc::clone(&store))
+            .options(options)
+            .poll_interval(std::time::Duration::from_secs(3600));
+        let hub = TaskLiveHub::new(source).expect("hub");
+        let query = SubscriptionQuery::default();
+        let client = Client::default();
+        let subscription = hub
+            .subscribe_updates(SubscribeOptions::new(query.clone()), client.listener())
+            .await
+            .expect("sub");
+        let cursor = client.cursor().expect("the bootstrap's cursor");
+        drop(subscription);
+        // With nobody subscribed, the follower drops its position: it reads on from the feed's
+        // end when the client is back, and re-reads none of the changes below.
+        hub.catch_up().await.expect("caught up");
+        let s = Arc::clone(&store);
+        blocking(move || enqueue(&*s, "render", "scope:a", 50)).await;
+
+        let (gets, feed_reads) = (counting.gets(), counting.feed_reads());
+        let heard = client.recorder.messages().len();
+        let options =
+            SubscribeOptions::new(query.clone()).resume_from(Some(cursor)).max_replay_messages(5);
+        let _back = hub.subscribe_updates(options, client.listener()).await.expect("resumed");
+        let after = client.recorder.messages()[heard..].to_vec();
+        assert!(matches!(after.first(), Some(TaskLiveMessage::Bootstrap(_))), "a bootstrap");
+        assert_eq!(counting.gets() - gets, 0, "no task re-read for a replay that is not sent");
+        // The second page names a sixth task: the resume stops there. The follower, woken by
+        // the new subscriber, may read a page or two of its own meanwhile.
+        let reads = counting.feed_reads() - feed_reads;
+        assert!(reads <= 4, "{reads} pages read: the resume read on past its limit");
+        assert_eq!(client.recorder.state().snapshots.len(), 50);
+    });
+}
+
+/// The hub never saw what a resumed client kept from before its disconnect: a task it held
+/// then, unchanged since, must still reach it when it leaves the client's filter.
+#[test]
+fn a_resumed_subscriber_hears_a_task_it_held_from_before_leave_its_filter() {
+    let store: Arc<dyn TaskStore> = Arc::new(tasks_testkit::MemoryStore::new());
+    runtime().block_on(async {
+        let hub = support::quiet_hub(&store);
+        let query = SubscriptionQuery {
+            filter: tasks_core::TaskFilter {
+                states: vec![tasks_core::LifecycleState::Running],
+                ..tasks_core::TaskFilter::default()
+            },
+            ..SubscriptionQuery::default()
+        };
+        let client = Client::default();
+        let subscription = hub
+            .subscribe_updates(SubscribeOptions::new(query.clone()), client.listener())
+            .await
+            .expect("sub");
+        let s = Arc::clone(&store);
+        let leases = blocking(move || {
+            enqueue(&*s, "render", "scope:a", 2);
+            claim_and_start(&*s, "r1")
+        })
+        .await;
+        hub.catch_up().await.expect("caught up");
+        assert_eq!(client.recorder.state().snapshots.len(), 2);
+        drop(subscription);
+
+        // Back with its last cursor: nothing changed meanwhile, so nothing is replayed.
+        let heard = client.recorder.messages().len();
+        let options = SubscribeOptions::new(query.clone()).resume_from(client.cursor());
+        let _back = hub.subscribe_updates(options, client.listener()).await.expect("resumed");
+        assert_eq!(client.recorder.messages().len(), heard, "no bootstrap, nothing to replay");
+        let s = Arc::clone(&store);
+        blocking(move || {
+            for (n, lease) in leases.iter().enumerate() {
+                finish(&*s, lease, n);
+            }
+        })
+        .await;
+        hub.catch_up().await.expect("caught up");
+        assert!(client.recorder.state().snapshots.is_empty(), "both left the running set");
+        let fresh = blocking(move || support::fresh(&*store, &query)).await;
+        assert_converged(&client.recorder.state(), &fresh, "resumed");
+    });
+}

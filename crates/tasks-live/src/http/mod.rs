@@ -32,12 +32,12 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tasks_core::{ChangeCursor, SubscriptionQuery, TaskLiveMessage};
+use tasks_core::{ChangeCursor, SubscriptionQuery};
 
 pub use auth::{Authorization, Authorize, allow_all};
 pub use outbox::{BridgeStats, SlowClient};
 
-use crate::hub::{SubscribeOptions, Subscription, TaskLiveHub};
+use crate::hub::{Resync, SubscribeOptions, Subscription, TaskLiveHub};
 use crate::update::LiveUpdate;
 use crate::{LiveError, LiveErrorKind};
 use outbox::{Counters, Outbox};
@@ -112,7 +112,8 @@ impl std::fmt::Debug for LiveBridge {
 /// (dropped with the connection).
 pub(crate) struct Connection {
     pub(crate) outbox: Arc<Outbox>,
-    pub(crate) query: SubscriptionQuery,
+    /// Gives the subscription a fresh bootstrap when the queue overflowed.
+    pub(crate) resync: Resync,
     pub(crate) _subscription: Subscription,
 }
 
@@ -191,21 +192,15 @@ impl LiveBridge {
             .hub
             .subscribe_updates(
                 // A replay larger than half the queue would overflow it: a bootstrap instead.
-                SubscribeOptions::new(query.clone())
+                SubscribeOptions::new(query)
                     .resume_from(cursor)
                     .max_replay_messages(options.buffer / 2),
                 move |update: &LiveUpdate| sink.push(update),
             )
             .await
             .map_err(error_response)?;
-        Ok(Connection { outbox, query, _subscription: subscription })
-    }
-
-    /// A fresh bootstrap for a connection that fell behind.
-    pub(crate) async fn resync(&self, query: &SubscriptionQuery) -> Result<LiveUpdate, LiveError> {
-        let bootstrap = self.inner.hub.bootstrap(query.clone()).await?;
-        let cursor = bootstrap.cursor.clone();
-        Ok(LiveUpdate::new(TaskLiveMessage::Bootstrap(bootstrap), cursor))
+        let resync = subscription.resync_handle();
+        Ok(Connection { outbox, resync, _subscription: subscription })
     }
 
     pub(crate) fn options(&self) -> &BridgeOptions {

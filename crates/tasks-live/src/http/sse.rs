@@ -75,18 +75,21 @@ async fn stream_events(
         Err(response) => return response,
     };
     let keep_alive = KeepAlive::new().interval(bridge.options().keep_alive);
-    let events = stream::unfold((bridge, connection), |(bridge, connection)| async move {
-        let event = next_event(&bridge, &connection).await?;
-        Some((Ok::<Event, Infallible>(event), (bridge, connection)))
+    let events = stream::unfold(connection, |connection| async move {
+        let event = next_event(&connection).await?;
+        Some((Ok::<Event, Infallible>(event), connection))
     });
     Sse::new(events).keep_alive(keep_alive).into_response()
 }
 
 /// The next event of a connection; `None` ends the stream (the client reconnects).
-async fn next_event(bridge: &LiveBridge, connection: &Connection) -> Option<Event> {
-    match connection.outbox.next().await {
-        Next::Update(update) => Some(event_of(&update)),
-        Next::Resync => bridge.resync(&connection.query).await.ok().map(|update| event_of(&update)),
-        Next::Closed | Next::TooSlow => None,
+async fn next_event(connection: &Connection) -> Option<Event> {
+    loop {
+        match connection.outbox.next().await {
+            Next::Update(update) => return Some(event_of(&update)),
+            // The fresh bootstrap comes through the queue, like any update.
+            Next::Resync => connection.resync.resync().await.ok()?,
+            Next::Closed | Next::TooSlow => return None,
+        }
     }
 }

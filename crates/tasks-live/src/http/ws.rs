@@ -31,7 +31,7 @@ pub(super) async fn upgrade(State(bridge): State<LiveBridge>, request: Request) 
         Ok(connection) => connection,
         Err(response) => return response,
     };
-    upgrade.on_upgrade(move |socket| serve(bridge, connection, socket))
+    upgrade.on_upgrade(move |socket| serve(connection, socket))
 }
 
 /// The frame of an update: its JSON, with the cursor spliced in when it has one.
@@ -46,7 +46,7 @@ pub(super) fn frame(update: &LiveUpdate) -> String {
     }
 }
 
-async fn serve(bridge: LiveBridge, connection: Connection, socket: WebSocket) {
+async fn serve(connection: Connection, socket: WebSocket) {
     let (mut sink, mut incoming) = socket.split();
     loop {
         let next = tokio::select! {
@@ -60,8 +60,9 @@ async fn serve(bridge: LiveBridge, connection: Connection, socket: WebSocket) {
         };
         let text = match next {
             Next::Update(update) => frame(&update),
-            Next::Resync => match bridge.resync(&connection.query).await {
-                Ok(update) => frame(&update),
+            // The fresh bootstrap comes through the queue, like any update.
+            Next::Resync => match connection.resync.resync().await {
+                Ok(()) => continue,
                 Err(_) => return,
             },
             Next::Closed => return,

@@ -11,8 +11,9 @@ use tasks_core::{
     ClaimRequest, EnqueueOptions, Lease, NewStep, NewTask, ProgressUpdate, SubscriptionQuery,
     TaskError, TaskLiveMessage, TaskRecord, TaskStore, TaskStoreExt, Timestamp,
 };
-use tasks_live::{TaskLiveTracker, TrackerState};
+use tasks_live::{LiveSource, TaskLiveHub, TaskLiveTracker, TrackerState};
 
+pub mod counting;
 pub mod stores;
 
 /// Time as the stores see it (writes take `now`; leases are long, so wall time is fine).
@@ -27,6 +28,14 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("a runtime")
+}
+
+/// A hub on `store`'s change feed whose follower reads only when asked ([`TaskLiveHub::catch_up`])
+/// or woken by a new subscriber, so a test decides which writes it sees together. Call it
+/// inside a runtime.
+pub fn quiet_hub(store: &Arc<dyn TaskStore>) -> TaskLiveHub {
+    let source = LiveSource::store_arc(Arc::clone(store)).poll_interval(Duration::from_secs(3600));
+    TaskLiveHub::new(source).expect("hub")
 }
 
 /// Enqueues `count` tasks of `kind` on channel `channel`.
@@ -126,6 +135,28 @@ impl Recorder {
         tokio::time::timeout(Duration::from_secs(20), wait)
             .await
             .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    }
+
+    /// Waits (at most 20 s, then panics) until the messages heard pass `done`.
+    pub async fn wait_for_messages(&self, what: &str, done: impl Fn(&[TaskLiveMessage]) -> bool) {
+        let mut heard = self.heard.subscribe();
+        let wait = async {
+            loop {
+                if done(&self.messages()) {
+                    return;
+                }
+                heard.changed().await.expect("recorder alive");
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    }
+
+    /// How many bootstraps were heard.
+    pub fn bootstraps(&self) -> usize {
+        let messages = self.messages.lock().expect("messages");
+        messages.iter().filter(|m| matches!(m, TaskLiveMessage::Bootstrap(_))).count()
     }
 
     /// The listener to hand to `hub.subscribe`.

@@ -6,10 +6,12 @@
 //! 2. Flood: the same, while one task floods progress and steps for the same time. Baseline
 //!    and flood windows alternate (five rounds in the full run) so both meet the same
 //!    background load. Each flood is held to the limits (progress coalesced on the flush
-//!    interval, steps by `max_steps_per_second` and `step_burst`): the steps stored plus the
-//!    steps counted as dropped are exactly the steps sent, the steps stored stay within the
-//!    budget, and the task's revision (one per write) within what the flush beat allows. The
-//!    probes' p99 during the floods stays within 2x the baseline's.
+//!    interval, progress events to listeners paced by `progress_event_interval`, steps by
+//!    `max_steps_per_second` and `step_burst`): the steps stored plus the steps counted as
+//!    dropped are exactly the steps sent, the steps stored stay within the budget, the task's
+//!    revision (one per write) within what the flush beat allows, and the progress events told
+//!    within what the event pace allows. The probes' p99 during the floods stays within 2x the
+//!    baseline's.
 //! 3. A child process floods its stdout with step lines through the process executor: the
 //!    same cap holds.
 
@@ -164,14 +166,12 @@ pub(super) fn run(ctx: &Ctx) -> Result<Report, Violation> {
         }
     });
     runtime.block_on(host.start())?;
-    let result = phases(ctx, &runtime, &host, &*host_store, &pickups, &starts, &mut report);
+    let listened = Listened { progress_events: &progress_events };
+    let result =
+        phases(ctx, &runtime, &host, &*host_store, &pickups, &starts, listened, &mut report);
     runtime.block_on(host.stop())?;
     drop(host);
     result?;
-    report.figure(
-        "progress events told to listeners during the flood",
-        progress_events.load(Ordering::Relaxed),
-    );
     Ok(report)
 }
 
@@ -180,6 +180,7 @@ fn host_options() -> RunnerOptions {
     // The limits under test are the defaults; only the scenario's pacing differs.
     runner("floods", 8)
         .progress_flush_interval(defaults.progress_flush_interval)
+        .progress_event_interval(defaults.progress_event_interval)
         .max_steps_per_second(defaults.max_steps_per_second)
         .step_burst(defaults.step_burst)
 }
@@ -206,6 +207,13 @@ struct Flooded {
     budget: u64,
 }
 
+/// What the scenario's listener counted.
+#[derive(Clone, Copy)]
+struct Listened<'a> {
+    progress_events: &'a AtomicU64,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn phases(
     ctx: &Ctx,
     runtime: &tokio::runtime::Runtime,
@@ -213,6 +221,7 @@ fn phases(
     store: &dyn TaskStore,
     pickups: &Pickups,
     starts: &std::sync::mpsc::Receiver<TaskId>,
+    listened: Listened<'_>,
     report: &mut Report,
 ) -> Result<(), Violation> {
     let length = phase(ctx);
@@ -283,6 +292,21 @@ fn phases(
     report.figure(
         "flood task writes, most in one window (bound)",
         format!("{} ({})", total.most_writes, total.write_bound),
+    );
+    // Listeners hear a preview at most once per event interval, plus one held-back update told
+    // by each progress write (one per flush beat), plus the edges of each window.
+    let options = host_options();
+    let told = listened.progress_events.load(Ordering::Relaxed);
+    let told_bound = (seconds / options.progress_event_interval.as_secs_f64()).ceil() as u64
+        + (seconds / options.progress_flush_interval.as_secs_f64()).ceil() as u64
+        + 4 * rounds as u64;
+    report.figure(
+        "progress events told to listeners (bound)",
+        format!("{told} of {} updates ({told_bound})", total.sent_progress),
+    );
+    ensure!(
+        told <= told_bound,
+        "floods: listeners were told {told} progress events in {seconds:.1} s (bound {told_bound})"
     );
     report.figure("pickup latency, baseline", baseline);
     report.figure("pickup latency, during the floods", flooded);
