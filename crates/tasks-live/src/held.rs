@@ -16,8 +16,12 @@
 //! the hub then also sends what its own memory says the subscriber may hold (see
 //! [`crate::subscriber`]), which is right for a task sent live: the hub's memory of it is
 //! what it sent. A bootstrap always fits, so the tasks a bootstrap may have read ahead of
-//! the hub are always recorded. A resumed subscriber starts incomplete too: the hub never saw
-//! what its tracker kept from before.
+//! the hub are always recorded.
+//!
+//! A resumed subscriber is *unknown* until its next bootstrap: the hub never saw what its
+//! tracker kept from before, and that may have been read ahead of the hub's memory too (an
+//! earlier bootstrap, by this hub or another). It is sent every update whose fixed fields
+//! match, and its tracker drops what does not pass the filter.
 
 use std::collections::HashMap;
 
@@ -31,13 +35,21 @@ pub(crate) struct HeldTasks {
     revisions: HashMap<TaskId, u64>,
     /// Every task the tracker holds is in `revisions`.
     complete: bool,
+    /// Resumed without a bootstrap: what the tracker holds cannot be told at all.
+    unknown: bool,
     capacity: usize,
 }
 
 impl HeldTasks {
     /// An empty mirror that knows nothing yet (incomplete until a bootstrap seeds it).
     pub(crate) fn new(enabled: bool, capacity: usize) -> Self {
-        HeldTasks { enabled, revisions: HashMap::new(), complete: false, capacity: capacity.max(1) }
+        HeldTasks {
+            enabled,
+            revisions: HashMap::new(),
+            complete: false,
+            unknown: false,
+            capacity: capacity.max(1),
+        }
     }
 
     /// Whether the tracker holds `id` (as far as recorded).
@@ -50,6 +62,17 @@ impl HeldTasks {
         self.complete
     }
 
+    /// Whether the tracker may hold any task at all, recorded or not (resumed, not seeded since).
+    pub(crate) fn is_unknown(&self) -> bool {
+        self.enabled && self.unknown
+    }
+
+    /// The subscriber resumed from a cursor: its tracker kept tasks this hub never sent.
+    pub(crate) fn resumed(&mut self) {
+        self.unknown = true;
+        self.complete = false;
+    }
+
     /// A bootstrap was sent: the tracker now holds exactly its snapshots (or a newer revision
     /// of one it held already).
     pub(crate) fn seed(&mut self, snapshots: &[TaskSnapshot]) {
@@ -58,6 +81,7 @@ impl HeldTasks {
         }
         let mut revisions = HashMap::with_capacity(snapshots.len().min(self.capacity));
         self.complete = true;
+        self.unknown = false;
         for snapshot in snapshots {
             if revisions.len() >= self.capacity {
                 self.complete = false;

@@ -16,8 +16,9 @@
 //! tracker holds, so it hears when one leaves (a running task finishing, for a query on the
 //! `running` state). What it holds is recorded per subscriber, from its bootstrap and from what
 //! it was sent, because the hub's own memory of a task can lag a bootstrap read. See
-//! [`HubOptions::held_capacity`](crate::HubOptions::held_capacity) for the bound, and what
-//! happens past it and after a resume.
+//! [`HubOptions::held_capacity`](crate::HubOptions::held_capacity) for the bound and what
+//! happens past it. A resumed subscriber holds what an earlier connection was sent: until its
+//! next bootstrap it is sent every update whose ids, kinds, channels and keys match.
 //!
 //! # Deletions
 //!

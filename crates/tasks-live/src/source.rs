@@ -36,7 +36,9 @@ pub struct HubOptions {
     /// A bootstrap always fits. Past the bound, for the tasks it could not record, the hub
     /// falls back on its own memory (it sends a task that was in the filter when the hub last
     /// sent it), which is right for a task the subscriber was sent live, and sends some
-    /// updates the tracker drops. The subscriber's next bootstrap starts a fresh record.
+    /// updates the tracker drops. The subscriber's next bootstrap starts a fresh record. (A
+    /// resumed subscriber keeps no record until then: it is sent every update whose fixed
+    /// fields match.)
     pub held_capacity: usize,
 }
 

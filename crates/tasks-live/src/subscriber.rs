@@ -9,9 +9,10 @@
 //! its filter and
 //! - the snapshot matches its whole filter (the tracker keeps it), or
 //! - its tracker holds the task (the snapshot tells it that the task left), or
-//! - the mirror is incomplete (after a resume, or past its capacity) and the task passed the
-//!   filter in the state the hub last sent it in, or the hub knows nothing of it: the
-//!   subscriber may hold it.
+//! - the subscriber resumed from a cursor and has had no bootstrap since: its tracker may hold
+//!   any task (see [`HeldTasks`]), or
+//! - the mirror is incomplete (past its capacity) and the task passed the filter in the state
+//!   the hub last sent it in, or the hub knows nothing of it: the subscriber may hold it.
 //!
 //! While a subscriber buffers, what its tracker will hold is not known (its bootstrap is being
 //! read), so every update whose fixed fields match is kept with what the decision needs, and
@@ -126,7 +127,10 @@ impl Subscriber {
 
     /// Whether updates about a task concern this subscriber; see the module docs.
     fn wants(&self, id: &TaskId, matches: bool, matched_before: bool) -> bool {
-        matches || self.held.holds(id) || (!self.held.is_complete() && matched_before)
+        matches
+            || self.held.holds(id)
+            || self.held.is_unknown()
+            || (!self.held.is_complete() && matched_before)
     }
 
     /// Takes a batch of updates, in feed order: sends those it wants (or holds them back
@@ -212,6 +216,11 @@ impl Subscriber {
         // A page delivered during the read is a valid resume position too (see the hub docs);
         // keep the later of the two when both exist: the page's.
         self.cursor = self.cursor.take().or(cursor);
+        let bootstrapped =
+            first.iter().any(|update| matches!(update.message(), TaskLiveMessage::Bootstrap(_)));
+        if !bootstrapped {
+            self.held.resumed();
+        }
         for update in &first {
             self.note(update);
             call(&self.listener, update);

@@ -7,10 +7,13 @@ mod support;
 
 use std::sync::Arc;
 
+use std::sync::Mutex;
+
 use tasks_core::{
-    LifecycleEventName, LifecycleState, SubscriptionQuery, TaskFilter, TaskLiveMessage, TaskStore,
+    ChangeCursor, LifecycleEventName, LifecycleState, SubscriptionQuery, TaskFilter,
+    TaskLiveMessage, TaskStore,
 };
-use tasks_live::{HubOptions, LiveSource, TaskLiveHub};
+use tasks_live::{HubOptions, LiveSource, LiveUpdate, SubscribeOptions, TaskLiveHub};
 
 use support::stores::{self, TestStore};
 use support::{
@@ -76,6 +79,68 @@ fn memory_a_task_held_from_the_bootstrap_is_told_when_it_leaves() {
 #[test]
 fn sqlite_a_task_held_from_the_bootstrap_is_told_when_it_leaves() {
     bootstrap_ahead_of_the_hub(&stores::sqlite());
+}
+
+/// As above, but the subscriber disconnects after its bootstrap and resumes with its cursor:
+/// the replay is empty (nothing changed since), so the hub never learns what the client holds
+/// and must not decide from its own lagging memory either.
+fn resumed_subscriber_ahead_of_the_hub(test: &TestStore) {
+    let store = Arc::clone(&test.store);
+    runtime().block_on(async {
+        let hub = quiet_hub(&store);
+        let everything = Recorder::new();
+        let _all = hub.subscribe(SubscriptionQuery::default(), everything.listener()).await;
+        let s = Arc::clone(&store);
+        blocking(move || enqueue(&*s, "render", "scope:a", 1)).await;
+        hub.catch_up().await.expect("caught up");
+        let s = Arc::clone(&store);
+        let leases = blocking(move || claim_and_start(&*s, "r1")).await;
+
+        // One client: a tracker and the last cursor it was given, across two connections.
+        let watcher = Recorder::new();
+        let last_cursor: Arc<Mutex<Option<ChangeCursor>>> = Arc::default();
+        let listener = || {
+            let (watcher, last_cursor) = (watcher.clone(), Arc::clone(&last_cursor));
+            move |update: &LiveUpdate| {
+                watcher.apply(update.message());
+                if let Some(cursor) = update.cursor() {
+                    *last_cursor.lock().expect("cursor") = Some(cursor.clone());
+                }
+            }
+        };
+        let query = running();
+        let first = hub
+            .subscribe_updates(SubscribeOptions::new(query.clone()), listener())
+            .await
+            .expect("sub");
+        assert_eq!(watcher.state().snapshots.len(), 1, "{}: the bootstrap holds it", test.name);
+        drop(first);
+        let cursor = last_cursor.lock().expect("cursor").clone();
+        assert!(cursor.is_some(), "{}: the bootstrap carried a cursor", test.name);
+        let options = SubscribeOptions::new(query.clone()).resume_from(cursor);
+        let _again = hub.subscribe_updates(options, listener()).await.expect("resumed");
+
+        let s = Arc::clone(&store);
+        blocking(move || finish(&*s, &leases[0], 0)).await;
+        hub.catch_up().await.expect("caught up");
+        assert!(
+            watcher.state().snapshots.is_empty(),
+            "{}: the resumed client heard the task leave the running set",
+            test.name
+        );
+        let fresh = blocking(move || support::fresh(&*store, &query)).await;
+        assert_converged(&watcher.state(), &fresh, test.name);
+    });
+}
+
+#[test]
+fn memory_a_resumed_subscriber_hears_a_held_task_leave() {
+    resumed_subscriber_ahead_of_the_hub(&stores::memory());
+}
+
+#[test]
+fn sqlite_a_resumed_subscriber_hears_a_held_task_leave() {
+    resumed_subscriber_ahead_of_the_hub(&stores::sqlite());
 }
 
 #[test]
