@@ -79,6 +79,7 @@ pub(crate) struct WorkerSection {
     pub(crate) stop_timeout: Option<ConfigDuration>,
     pub(crate) cancel_grace: Option<ConfigDuration>,
     pub(crate) progress_flush_interval: Option<ConfigDuration>,
+    pub(crate) progress_event_interval: Option<ConfigDuration>,
     pub(crate) default_max_attempts: Option<u32>,
 }
 

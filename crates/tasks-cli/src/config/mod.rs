@@ -178,6 +178,7 @@ fn apply_worker(mut options: RunnerOptions, section: &WorkerSection) -> RunnerOp
         (section.stop_timeout, RunnerOptions::stop_timeout),
         (section.cancel_grace, RunnerOptions::cancel_grace),
         (section.progress_flush_interval, RunnerOptions::progress_flush_interval),
+        (section.progress_event_interval, RunnerOptions::progress_event_interval),
     ];
     for (value, set) in durations {
         if let Some(value) = value {

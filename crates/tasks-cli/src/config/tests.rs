@@ -31,6 +31,7 @@ url = "sqlite:tasks.sqlite"
 concurrency = 3
 poll_interval = "250ms"
 stop_timeout = "2s"
+progress_event_interval = "100ms"
 
 [retention]
 success_ttl = "7d"
@@ -62,6 +63,7 @@ fn reads_every_section() {
     assert_eq!(options.concurrency, 3);
     assert_eq!(options.poll_interval, Duration::from_millis(250));
     assert_eq!(options.stop_timeout, Duration::from_secs(2));
+    assert_eq!(options.progress_event_interval, Duration::from_millis(100));
     assert_eq!(options.retention_interval, Duration::from_secs(60));
     let policy = config.retention().expect("valid").expect("a policy");
     assert_eq!(policy.success_ttl, Some(Duration::from_secs(7 * 86_400)));
