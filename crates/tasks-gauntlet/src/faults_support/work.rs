@@ -16,6 +16,12 @@ use super::history::{Event, HistoryLog};
 /// The kind of every gauntlet task.
 pub const WORK_KIND: &str = "gauntlet.work";
 
+/// The kind only the worker `runner` handles: a task of it shows that host is up and claiming
+/// (its history log leaves such tasks out).
+pub fn ping_kind(runner: &str) -> String {
+    format!("gauntlet.ping.{runner}")
+}
+
 /// What a task asks of its handler. Every field defaults to zero or false: an empty input is a
 /// task that succeeds at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

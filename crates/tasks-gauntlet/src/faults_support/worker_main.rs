@@ -17,7 +17,7 @@ use tasks_host::{HandlerRegistration, RetryPolicy, RunnerOptions, TaskHost};
 use super::history::{Event, HistoryLog};
 use super::observed::{Call, ObservedStore, Observer, is_worker_write};
 use super::stores::{OpenStore, WORKER_POOL};
-use super::work::{self, WORK_KIND, WorkInput};
+use super::work::{self, WORK_KIND, WorkInput, ping_kind};
 use super::worker::WorkerArgs;
 
 /// Runs a worker with these arguments (the process's, without the program name); the exit
@@ -110,9 +110,13 @@ async fn serve(
     });
     let retry = RetryPolicy::attempts(args.max_attempts)
         .backoff(Backoff::constant(Duration::from_millis(100)));
+    let ping = from_fn(|_: serde_json::Value, _: TaskContext| async {
+        Ok::<_, tasks_exec_inproc::TaskFailure>(())
+    });
     let host = TaskHost::builder_from_arc(store)
         .options(options)
         .handler(HandlerRegistration::new(WORK_KIND, handler).retry(retry))
+        .handler(HandlerRegistration::new(ping_kind(&args.runner), ping))
         .build()
         .map_err(|error| error.to_string())?;
     let event_log = Arc::clone(&log);
@@ -167,6 +171,10 @@ fn log_event(log: &HistoryLog, event: &TaskHostEvent) {
         return;
     }
     let Some(task) = &event.task else { return };
+    if task.kind != WORK_KIND {
+        // A ping (see `work::ping_kind`): not part of the history under test.
+        return;
+    }
     let (id, attempt) = (task.id.to_string(), task.attempt);
     let line = match event.event_type {
         HostEventType::TaskStarted => Event::Started { id, attempt, runner },
