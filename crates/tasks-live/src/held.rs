@@ -33,21 +33,28 @@ pub(crate) struct HeldTasks {
     /// Off for a filter without a moving part: nothing to track.
     enabled: bool,
     revisions: HashMap<TaskId, u64>,
-    /// Every task the tracker holds is in `revisions`.
-    complete: bool,
-    /// Resumed without a bootstrap: what the tracker holds cannot be told at all.
-    unknown: bool,
+    coverage: Coverage,
     capacity: usize,
 }
 
+/// How much of what the tracker holds `revisions` records.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Coverage {
+    /// Every task the tracker holds is recorded: a task not recorded is not held.
+    Complete,
+    /// Some may not be (before a bootstrap, or past the capacity).
+    Partial,
+    /// Resumed without a bootstrap: the tracker may hold any task.
+    Unknown,
+}
+
 impl HeldTasks {
-    /// An empty mirror that knows nothing yet (incomplete until a bootstrap seeds it).
+    /// An empty mirror that knows nothing yet (partial until a bootstrap seeds it).
     pub(crate) fn new(enabled: bool, capacity: usize) -> Self {
         HeldTasks {
             enabled,
             revisions: HashMap::new(),
-            complete: false,
-            unknown: false,
+            coverage: Coverage::Partial,
             capacity: capacity.max(1),
         }
     }
@@ -57,20 +64,26 @@ impl HeldTasks {
         self.revisions.contains_key(id)
     }
 
-    /// Whether every task the tracker holds is recorded: a task not recorded is not held.
-    pub(crate) fn is_complete(&self) -> bool {
-        self.complete
+    /// Whether the tracker may hold a task that is not recorded: never when the record is
+    /// complete, always after a resume, and otherwise when it passed the filter in the state
+    /// the hub last sent it in (`matched_before`).
+    pub(crate) fn may_hold_unrecorded(&self, matched_before: bool) -> bool {
+        match self.coverage {
+            Coverage::Complete => false,
+            Coverage::Partial => matched_before,
+            Coverage::Unknown => true,
+        }
     }
 
-    /// Whether the tracker may hold any task at all, recorded or not (resumed, not seeded since).
-    pub(crate) fn is_unknown(&self) -> bool {
-        self.enabled && self.unknown
+    /// Whether every task the tracker holds is recorded: a task not recorded is not held.
+    #[cfg(test)]
+    pub(crate) fn is_complete(&self) -> bool {
+        self.coverage == Coverage::Complete
     }
 
     /// The subscriber resumed from a cursor: its tracker kept tasks this hub never sent.
     pub(crate) fn resumed(&mut self) {
-        self.unknown = true;
-        self.complete = false;
+        self.coverage = Coverage::Unknown;
     }
 
     /// A bootstrap was sent: the tracker now holds exactly its snapshots (or a newer revision
@@ -80,11 +93,10 @@ impl HeldTasks {
             return;
         }
         let mut revisions = HashMap::with_capacity(snapshots.len().min(self.capacity));
-        self.complete = true;
-        self.unknown = false;
+        self.coverage = Coverage::Complete;
         for snapshot in snapshots {
             if revisions.len() >= self.capacity {
-                self.complete = false;
+                self.coverage = Coverage::Partial;
                 break;
             }
             let held = self.revisions.get(&snapshot.task_id).copied().unwrap_or(0);
@@ -109,7 +121,11 @@ impl HeldTasks {
                 self.revisions.remove(id);
             }
             None if !matches => {}
-            None if full => self.complete = false,
+            None if full => {
+                if self.coverage == Coverage::Complete {
+                    self.coverage = Coverage::Partial;
+                }
+            }
             None => {
                 self.revisions.insert(id.clone(), revision);
             }

@@ -127,10 +127,7 @@ impl Subscriber {
 
     /// Whether updates about a task concern this subscriber; see the module docs.
     fn wants(&self, id: &TaskId, matches: bool, matched_before: bool) -> bool {
-        matches
-            || self.held.holds(id)
-            || self.held.is_unknown()
-            || (!self.held.is_complete() && matched_before)
+        matches || self.held.holds(id) || self.held.may_hold_unrecorded(matched_before)
     }
 
     /// Takes a batch of updates, in feed order: sends those it wants (or holds them back
@@ -216,9 +213,7 @@ impl Subscriber {
         // A page delivered during the read is a valid resume position too (see the hub docs);
         // keep the later of the two when both exist: the page's.
         self.cursor = self.cursor.take().or(cursor);
-        let bootstrapped =
-            first.iter().any(|update| matches!(update.message(), TaskLiveMessage::Bootstrap(_)));
-        if !bootstrapped {
+        if !first.iter().any(LiveUpdate::is_bootstrap) {
             self.held.resumed();
         }
         for update in &first {

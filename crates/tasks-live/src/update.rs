@@ -41,6 +41,11 @@ impl LiveUpdate {
         &self.inner.message
     }
 
+    /// Whether the message is a bootstrap (a subscriber's whole state), not an event.
+    pub(crate) fn is_bootstrap(&self) -> bool {
+        matches!(self.inner.message, TaskLiveMessage::Bootstrap(_))
+    }
+
     /// The resume position after this message, when it completes one.
     pub fn cursor(&self) -> Option<&ChangeCursor> {
         self.cursor.as_ref()

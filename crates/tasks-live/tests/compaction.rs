@@ -17,12 +17,9 @@ use tasks_live::TrackerState;
 use tokio::task::JoinHandle;
 
 use support::{
-    Recorder, assert_converged, claim_and_start, enqueue, finish, now, quiet_hub, runtime, work,
+    Recorder, assert_converged, blocking, claim_and_start, enqueue, finish, now, quiet_hub,
+    runtime, work,
 };
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("blocking work")
-}
 
 /// A fresh read of `query`, off the runtime's workers.
 fn fresh(store: &Arc<dyn TaskStore>, query: &SubscriptionQuery) -> JoinHandle<TrackerState> {

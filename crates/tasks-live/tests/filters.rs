@@ -13,11 +13,9 @@ use tasks_core::{
     TaskLiveMessage, TaskStatus, TaskStore, TaskSubscriptionBootstrap,
 };
 
-use support::{Recorder, assert_converged, claim_and_start, enqueue, now, quiet_hub, runtime};
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("blocking work")
-}
+use support::{
+    Recorder, assert_converged, blocking, claim_and_start, enqueue, now, quiet_hub, runtime,
+};
 
 fn add(store: &dyn TaskStore, kind: &str, options: EnqueueOptions) -> tasks_core::EnqueueOutcome {
     store.enqueue(NewTask::new(kind, json!({})).with_options(options), now()).expect("enqueue")

@@ -16,14 +16,10 @@ use tasks_live::TaskLiveTracker;
 use tasks_live::http::{Authorization, BridgeOptions, TASKS_LIVE_JS, allow_all};
 
 use http_support::{SseClient, serve};
-use support::{assert_converged, claim_and_start, enqueue, finish, now, work};
+use support::{assert_converged, blocking, claim_and_start, enqueue, finish, now, work};
 
 fn memory() -> Arc<dyn TaskStore> {
     Arc::new(tasks_testkit::MemoryStore::new())
-}
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("blocking work")
 }
 
 /// Reads events into `tracker` until it equals a fresh read of `query`.

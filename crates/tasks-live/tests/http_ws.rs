@@ -16,17 +16,13 @@ use tasks_live::http::{Authorization, BridgeOptions, SlowClient, allow_all};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use http_support::serve;
-use support::{assert_converged, claim_and_start, enqueue, now, work};
+use support::{assert_converged, blocking, claim_and_start, enqueue, now, work};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn memory() -> Arc<dyn TaskStore> {
     Arc::new(tasks_testkit::MemoryStore::new())
-}
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("blocking work")
 }
 
 fn ws_url(base: &str, query: &str) -> String {

@@ -7,17 +7,15 @@ mod support;
 
 use std::sync::Arc;
 
-use std::sync::Mutex;
-
 use tasks_core::{
-    ChangeCursor, LifecycleEventName, LifecycleState, SubscriptionQuery, TaskFilter,
-    TaskLiveMessage, TaskStore,
+    LifecycleEventName, LifecycleState, SubscriptionQuery, TaskFilter, TaskLiveMessage, TaskStore,
 };
-use tasks_live::{HubOptions, LiveSource, LiveUpdate, SubscribeOptions, TaskLiveHub};
+use tasks_live::{HubOptions, LiveSource, SubscribeOptions, TaskLiveHub};
 
 use support::stores::{self, TestStore};
 use support::{
-    Recorder, assert_converged, claim_and_start, enqueue, finish, now, quiet_hub, runtime,
+    Client, Recorder, assert_converged, blocking, claim_and_start, enqueue, finish, now, quiet_hub,
+    runtime,
 };
 
 fn running() -> SubscriptionQuery {
@@ -25,10 +23,6 @@ fn running() -> SubscriptionQuery {
         filter: TaskFilter { states: vec![LifecycleState::Running], ..TaskFilter::default() },
         ..SubscriptionQuery::default()
     }
-}
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("blocking work")
 }
 
 /// The hub last saw the task queued; a subscriber's bootstrap then read it running; it
@@ -97,28 +91,19 @@ fn resumed_subscriber_ahead_of_the_hub(test: &TestStore) {
         let leases = blocking(move || claim_and_start(&*s, "r1")).await;
 
         // One client: a tracker and the last cursor it was given, across two connections.
-        let watcher = Recorder::new();
-        let last_cursor: Arc<Mutex<Option<ChangeCursor>>> = Arc::default();
-        let listener = || {
-            let (watcher, last_cursor) = (watcher.clone(), Arc::clone(&last_cursor));
-            move |update: &LiveUpdate| {
-                watcher.apply(update.message());
-                if let Some(cursor) = update.cursor() {
-                    *last_cursor.lock().expect("cursor") = Some(cursor.clone());
-                }
-            }
-        };
+        let client = Client::default();
+        let watcher = &client.recorder;
         let query = running();
         let first = hub
-            .subscribe_updates(SubscribeOptions::new(query.clone()), listener())
+            .subscribe_updates(SubscribeOptions::new(query.clone()), client.listener())
             .await
             .expect("sub");
         assert_eq!(watcher.state().snapshots.len(), 1, "{}: the bootstrap holds it", test.name);
         drop(first);
-        let cursor = last_cursor.lock().expect("cursor").clone();
+        let cursor = client.cursor();
         assert!(cursor.is_some(), "{}: the bootstrap carried a cursor", test.name);
         let options = SubscribeOptions::new(query.clone()).resume_from(cursor);
-        let _again = hub.subscribe_updates(options, listener()).await.expect("resumed");
+        let _again = hub.subscribe_updates(options, client.listener()).await.expect("resumed");
 
         let s = Arc::clone(&store);
         blocking(move || finish(&*s, &leases[0], 0)).await;

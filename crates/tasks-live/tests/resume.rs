@@ -4,41 +4,15 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tasks_core::{ChangeCursor, RetentionPolicy, SubscriptionQuery, TaskLiveMessage, TaskStore};
-use tasks_live::{LiveSource, LiveUpdate, SubscribeOptions, TaskLiveHub};
+use tasks_core::{RetentionPolicy, SubscriptionQuery, TaskLiveMessage, TaskStore};
+use tasks_live::{LiveSource, SubscribeOptions, TaskLiveHub};
 
 use support::stores::{self, TestStore};
-use support::{Recorder, assert_converged, claim_and_start, enqueue, finish, now, runtime, work};
-
-/// A recorder that also keeps the last cursor it was given, as an SSE client keeps its
-/// `Last-Event-ID`.
-#[derive(Clone, Default)]
-struct Client {
-    recorder: Recorder,
-    last_cursor: Arc<Mutex<Option<ChangeCursor>>>,
-}
-
-impl Client {
-    fn listener(&self) -> impl Fn(&LiveUpdate) + Send + Sync + 'static {
-        let client = self.clone();
-        move |update| {
-            client.recorder.apply(update.message());
-            if let Some(cursor) = update.cursor() {
-                *client.last_cursor.lock().expect("cursor") = Some(cursor.clone());
-            }
-        }
-    }
-
-    fn cursor(&self) -> Option<ChangeCursor> {
-        self.last_cursor.lock().expect("cursor").clone()
-    }
-}
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("blocking work")
-}
+use support::{
+    Client, assert_converged, blocking, claim_and_start, enqueue, finish, now, runtime, work,
+};
 
 fn resume_misses_nothing(test: &TestStore) {
     let store = Arc::clone(&test.store);

@@ -20,7 +20,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tasks_core::TaskLiveMessage;
 use tokio::sync::Notify;
 
 use crate::update::LiveUpdate;
@@ -128,7 +127,7 @@ impl Outbox {
                 return;
             }
             if queue.awaiting_bootstrap {
-                if !is_bootstrap(update) {
+                if !update.is_bootstrap() {
                     // The bootstrap on its way covers it.
                     return;
                 }
@@ -137,7 +136,7 @@ impl Outbox {
                 queue.items.push_back(update.clone());
             } else if queue.items.len() >= self.capacity {
                 let unsent_bootstrap = match queue.items.front() {
-                    Some(front) if is_bootstrap(front) => queue.items.pop_front(),
+                    Some(front) if front.is_bootstrap() => queue.items.pop_front(),
                     _ => None,
                 };
                 queue.items.clear();
@@ -186,7 +185,7 @@ impl Outbox {
                     return if queue.too_slow { Next::TooSlow } else { Next::Closed };
                 }
                 // A bootstrap kept across an overflow goes before the resync (module docs).
-                if queue.items.front().is_some_and(is_bootstrap)
+                if queue.items.front().is_some_and(LiveUpdate::is_bootstrap)
                     && let Some(bootstrap) = queue.items.pop_front()
                 {
                     return Next::Update(bootstrap);
@@ -216,10 +215,6 @@ impl Outbox {
     }
 }
 
-fn is_bootstrap(update: &LiveUpdate) -> bool {
-    matches!(update.message(), TaskLiveMessage::Bootstrap(_))
-}
-
 impl Drop for Outbox {
     fn drop(&mut self) {
         self.counters.open.fetch_sub(1, Ordering::SeqCst);
@@ -231,7 +226,7 @@ mod tests {
     use serde_json::json;
     use tasks_core::{
         ChangeCursor, LifecycleEventName, NewTask, SubscriptionQuery, TaskLifecycleEvent,
-        TaskSnapshot, TaskSubscriptionBootstrap, Timestamp,
+        TaskLiveMessage, TaskSnapshot, TaskSubscriptionBootstrap, Timestamp,
     };
 
     use super::*;
@@ -265,7 +260,7 @@ mod tests {
     async fn next(outbox: &Outbox) -> String {
         match outbox.next().await {
             Next::Update(update) => {
-                let kind = if is_bootstrap(&update) { "bootstrap" } else { "event" };
+                let kind = if update.is_bootstrap() { "bootstrap" } else { "event" };
                 format!("{kind} {}", update.cursor().map_or("-", ChangeCursor::as_str))
             }
             Next::Resync => "resync".to_owned(),

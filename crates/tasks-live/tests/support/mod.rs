@@ -7,14 +7,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
+use tasks_core::ChangeCursor;
 use tasks_core::{
     ClaimRequest, EnqueueOptions, Lease, NewStep, NewTask, ProgressUpdate, SubscriptionQuery,
     TaskError, TaskLiveMessage, TaskRecord, TaskStore, TaskStoreExt, Timestamp,
 };
-use tasks_live::{LiveSource, TaskLiveHub, TaskLiveTracker, TrackerState};
+use tasks_live::{LiveSource, LiveUpdate, TaskLiveHub, TaskLiveTracker, TrackerState};
 
 pub mod counting;
 pub mod stores;
+
+/// Runs synchronous store work on a blocking thread (a Postgres store must not block a
+/// runtime worker).
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.expect("blocking work")
+}
 
 /// Time as the stores see it (writes take `now`; leases are long, so wall time is fine).
 pub fn now() -> Timestamp {
@@ -95,6 +102,30 @@ pub fn finish(store: &dyn TaskStore, lease: &Lease, n: usize) {
         store.complete(lease, json!({ "done": n }), now()).expect("complete");
     } else {
         store.fail(lease, TaskError::new("boom").with_code("boom"), None, now()).expect("fail");
+    }
+}
+
+/// A recorder that also keeps the last cursor it was given, as an SSE client keeps its
+/// `Last-Event-ID`.
+#[derive(Clone, Default)]
+pub struct Client {
+    pub recorder: Recorder,
+    last_cursor: Arc<Mutex<Option<ChangeCursor>>>,
+}
+
+impl Client {
+    pub fn listener(&self) -> impl Fn(&LiveUpdate) + Send + Sync + 'static {
+        let client = self.clone();
+        move |update| {
+            client.recorder.apply(update.message());
+            if let Some(cursor) = update.cursor() {
+                *client.last_cursor.lock().expect("cursor") = Some(cursor.clone());
+            }
+        }
+    }
+
+    pub fn cursor(&self) -> Option<ChangeCursor> {
+        self.last_cursor.lock().expect("cursor").clone()
     }
 }
 
