@@ -58,6 +58,28 @@ async fn cancel_kills_the_child_and_its_grandchildren() {
     assert!(!own_zombies().contains(&leader));
 }
 
+/// SIGTERM goes to the whole process group, not only to the leader: a grandchild that
+/// handles it leaves a mark, while the leader ignores it (so nothing but the group signal can
+/// reach the grandchild before the final SIGKILL).
+#[tokio::test]
+async fn sigterm_reaches_every_process_in_the_group() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mark = dir.path().join("grandchild-term");
+    let script = format!(
+        r#"sh -c 'trap "echo term > {mark}; exit 0" TERM; echo "grandchild $$"; while true; do sleep 0.05; done' & trap '' TERM; echo "leader $$"; while true; do sleep 0.05; done"#,
+        mark = mark.display()
+    );
+    let grace = Duration::from_secs(2);
+    let (pids, cancel, running, recorder) = start(sh(&script).kill_grace(grace), "leader").await;
+    let grandchild = numbers(&recorder.wait_for_step("grandchild").await.message)[0];
+    assert!(group_members(pids[0]).contains(&grandchild));
+    cancel.cancel("the user asked");
+    running.await.expect("the execution ends");
+    let marked = std::fs::read_to_string(&mark).unwrap_or_default();
+    assert_eq!(marked.trim(), "term", "the grandchild got SIGTERM, not only the final SIGKILL");
+    assert!(wait_group_gone(pids[0]).await, "nothing is left in the group");
+}
+
 #[tokio::test]
 async fn a_timeout_escalates_to_sigkill_after_the_grace_period() {
     let script = r#"trap '' TERM; echo "started $$"; while true; do sleep 1; done"#;

@@ -1,5 +1,5 @@
 //! Hub queries by every filter field (task ids, statuses, dedupe, concurrency and supersede
-//! keys), with `includeAggregate` and `limit`: each subscriber gets the tasks its query names,
+//! keys), with `includeAggregate`, `limit` and `recentSteps`: each subscriber gets the tasks its query names,
 //! in its bootstrap and live, and ends equal to a fresh read.
 
 mod support;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tasks_core::{
-    EnqueueDisposition, EnqueueOptions, NewTask, SubscriptionQuery, TaskFilter, TaskId,
+    EnqueueDisposition, EnqueueOptions, NewStep, NewTask, SubscriptionQuery, TaskFilter, TaskId,
     TaskLiveMessage, TaskStatus, TaskStore, TaskSubscriptionBootstrap,
 };
 
@@ -139,6 +139,28 @@ fn include_aggregate_false_leaves_the_aggregate_out_of_the_bootstrap() {
         // The tracker counts what it holds either way.
         assert_eq!(without.state().aggregate.total, 3);
         assert_eq!(without.state().aggregate, with.state().aggregate);
+    });
+}
+
+#[test]
+fn recent_steps_bounds_the_steps_of_each_task_in_the_bootstrap() {
+    let store: Arc<dyn TaskStore> = Arc::new(tasks_testkit::MemoryStore::new());
+    enqueue(&*store, "render", "scope:a", 1);
+    let lease = claim_and_start(&*store, "r1").remove(0);
+    let steps: Vec<NewStep> = (1..=5).map(|n| NewStep::info(format!("step {n}"))).collect();
+    store.append_steps(&lease, &steps, now()).expect("steps");
+    runtime().block_on(async {
+        let hub = quiet_hub(&store);
+        let (two, none) = (Recorder::new(), Recorder::new());
+        let last_two = SubscriptionQuery { recent_steps: Some(2), ..SubscriptionQuery::default() };
+        let no_steps = SubscriptionQuery { recent_steps: Some(0), ..SubscriptionQuery::default() };
+        let _two = hub.subscribe(last_two, two.listener()).await.expect("sub");
+        let _none = hub.subscribe(no_steps, none.listener()).await.expect("sub");
+        let sent = bootstrap_of(&two).steps.remove(lease.task_id.as_str()).unwrap_or_default();
+        let seqs: Vec<u64> = sent.iter().map(|step| step.seq).collect();
+        assert_eq!(seqs, vec![4, 5], "the most recent two, oldest first");
+        let none_sent = bootstrap_of(&none).steps.values().map(Vec::len).sum::<usize>();
+        assert_eq!(none_sent, 0, "recentSteps 0 sends no steps");
     });
 }
 

@@ -21,7 +21,7 @@ const DEFAULT_SECONDS: u64 = 60;
 static RAN: AtomicBool = AtomicBool::new(false);
 
 pub(super) fn run(report: &mut Report) -> Result<(), Violation> {
-    if RAN.swap(true, Ordering::SeqCst) {
+    if RAN.load(Ordering::SeqCst) {
         report.say("cargo-fuzz: the targets ran with the previous store (they use none)");
         return Ok(());
     }
@@ -42,6 +42,8 @@ pub(super) fn run(report: &mut Report) -> Result<(), Violation> {
         .ok()
         .and_then(|text| text.parse::<u64>().ok())
         .unwrap_or(DEFAULT_SECONDS);
+    // Set only once the targets run: a run that found no `cargo fuzz` says so every time.
+    RAN.store(true, Ordering::SeqCst);
     for target in Target::ALL {
         let corpus = seed(&dir, target)?;
         let started = Instant::now();
