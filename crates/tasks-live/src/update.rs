@@ -42,6 +42,7 @@ impl LiveUpdate {
     }
 
     /// Whether the message is a bootstrap (a subscriber's whole state), not an event.
+    #[cfg(feature = "hub")]
     pub(crate) fn is_bootstrap(&self) -> bool {
         matches!(self.inner.message, TaskLiveMessage::Bootstrap(_))
     }
