@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InvalidInput;
+use crate::error::{InvalidInput, StoreError};
 use crate::id::{LeaseToken, TaskId};
 use crate::limits;
 use crate::record::TaskRecord;
@@ -140,6 +140,20 @@ impl ClaimRequest {
             KindSelector::Only(kinds) => kinds.iter().find(|claim| claim.kind == kind).cloned(),
         }
     }
+}
+
+/// A task claimed and started in one call ([`TaskStore::claim_and_start`]): the record as the
+/// claim left it, and what starting it gave.
+///
+/// [`TaskStore::claim_and_start`]: crate::TaskStore::claim_and_start
+#[derive(Debug)]
+pub struct ClaimedStart {
+    /// The task as [`TaskStore::claim`](crate::TaskStore::claim) returns it: `claimed`, with
+    /// its lease.
+    pub claimed: TaskRecord,
+    /// What [`TaskStore::start`](crate::TaskStore::start) gives for that lease: the running
+    /// task, which is what the store now holds, or the refusal.
+    pub started: Result<TaskRecord, StoreError>,
 }
 
 /// Whether `record` may be claimed at `now`: queued and due.

@@ -20,7 +20,7 @@ use crate::enqueue::{EnqueueOutcome, NewTask};
 use crate::error::{StoreError, TaskError};
 use crate::finish::Finish;
 use crate::id::TaskId;
-use crate::lease::{ClaimRequest, Lease};
+use crate::lease::{ClaimRequest, ClaimedStart, Lease};
 use crate::live::TaskSubscriptionBootstrap;
 use crate::query::{
     SnapshotOptions, SnapshotQuery, StepQuery, SubscriptionQuery, TaskFilter, TaskListQuery,
@@ -270,6 +270,50 @@ pub trait TaskStore: Send + Sync {
     fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> {
         let _ = (id, now);
         Err(StoreError::Unsupported { operation: "retry" })
+    }
+
+    /// Claims as [`TaskStore::claim`] does and starts every claimed task as
+    /// [`TaskStore::start`] would, for a runner that runs what it claims at once: one write
+    /// instead of two.
+    ///
+    /// # Behavior
+    ///
+    /// - One item per claimed task, in claim order: `claimed` is exactly what `claim` would
+    ///   return, `started` exactly what `start` with its lease would then return (the task one
+    ///   revision later, `running`), and the store holds `started`.
+    /// - The outer `Err` is for the store failing as a whole; then nothing was written.
+    ///
+    /// The default body calls [`TaskStore::claim`] then [`TaskStore::start_batch`], two
+    /// writes: a failure between them leaves the tasks claimed, to be started or recovered as
+    /// any claimed task. The stores of this workspace claim and start in one transaction.
+    fn claim_and_start(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedStart>, StoreError> {
+        let claimed = self.claim(request, now)?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let leases: Vec<Lease> = claimed.iter().filter_map(TaskRecord::lease).collect();
+        if leases.len() != claimed.len() {
+            return Err(StoreError::Backend {
+                message: "the store claimed a task without a lease".into(),
+                source: None,
+            });
+        }
+        let started = self.start_batch(&leases, now)?;
+        if started.len() != claimed.len() {
+            return Err(StoreError::Backend {
+                message: "the store answered fewer starts than it was given".into(),
+                source: None,
+            });
+        }
+        Ok(claimed
+            .into_iter()
+            .zip(started)
+            .map(|(claimed, started)| ClaimedStart { claimed, started })
+            .collect())
     }
 
     /// Starts many claimed tasks (as [`TaskStore::start`] each), for a runner that claimed a
@@ -543,6 +587,9 @@ macro_rules! forward_store {
                 (**self).cancel(id, reason, now)
             }
             fn retry(&self, id: &TaskId, now: Timestamp) -> Result<TaskRecord, StoreError> { (**self).retry(id, now) }
+            fn claim_and_start(&self, request: &ClaimRequest, now: Timestamp) -> Result<Vec<ClaimedStart>, StoreError> {
+                (**self).claim_and_start(request, now)
+            }
             fn start_batch(&self, leases: &[Lease], now: Timestamp) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
                 (**self).start_batch(leases, now)
             }

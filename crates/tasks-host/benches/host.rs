@@ -6,7 +6,8 @@
 //! Runs on the memory store, SQLite (a temporary file, default durability) and PostgreSQL (the
 //! test harness's server: `TASKS_POSTGRES_URL` or a throwaway local cluster; skipped when none).
 //! Pass store names (`memory`, `sqlite`, `postgres`) to run only those. Each figure is the
-//! median of several runs.
+//! median of several runs. `TASKS_BENCH_ONLY=drain` runs only the no-op drain (for profiling
+//! it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -234,6 +235,9 @@ fn main() {
             continue;
         }
         println!("{store:>8}: no-op drain          {:>9.0} tasks/s{goal}", median(plain));
+        if std::env::var("TASKS_BENCH_ONLY").as_deref() == Ok("drain") {
+            continue;
+        }
         let chatty: Vec<f64> =
             (0..RUNS).filter_map(|_| runtime.block_on(drain(store, true))).collect();
         println!("{store:>8}: 10 progress + 5 steps {:>8.0} tasks/s", median(chatty));

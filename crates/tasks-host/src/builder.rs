@@ -8,7 +8,7 @@ use tasks_core::{Clock, SeededRandom, SystemClock, TaskId, TaskStore};
 use tokio::sync::Notify;
 
 use crate::blocking::StoreCaller;
-use crate::burst::{FinishWriter, StartWriter};
+use crate::burst::FinishWriter;
 use crate::error::HostError;
 use crate::events::EventBus;
 use crate::host::TaskHost;
@@ -93,7 +93,6 @@ impl TaskHostBuilder {
             events: EventBus::default(),
             waker: ClaimWaker::new(),
             slots: Mutex::new(Slots::default()),
-            starts: StartWriter::default(),
             finishes: FinishWriter::default(),
             running: Mutex::new(HashMap::new()),
             drained: Notify::new(),

@@ -1,12 +1,12 @@
 //! [`BurstWriter`]: the host's lease-holder writes that come many at a time, written as a small
-//! group commit. Two kinds go through it: the starts of what the claim loop claimed
-//! ([`Starts`], one `start_batch` per burst) and the final writes of attempts ([`Finishes`]:
-//! complete, fail, acknowledge a cancel; one `finish_batch` per burst).
+//! group commit: the final writes of attempts ([`Finishes`]: complete, fail, acknowledge a
+//! cancel; one `finish_batch` per burst). (The starts once went through here too, as a second
+//! kind; the claim now starts what it claims in the same transaction, `claim_and_start`.)
 //!
 //! A write that finds no write of its kind in flight goes to the store at once; the ones that
 //! arrive while a write is in flight wait for it to end and then go together, whatever their
 //! number. Nothing ever waits on a timer: a burst is exactly what piled up during the previous
-//! write. The starts of one claim are handed over together, so they share a burst.
+//! write.
 //!
 //! Every item keeps the meaning of its single write. The store fences and answers each on its
 //! own (a stale lease or a refused output refuses only its item); each caller gets its own
@@ -16,12 +16,11 @@
 //! order, and before another host can claim a task that went back to the queue.
 //!
 //! Each writing loop runs on one blocking thread for as long as writes keep arriving, so a
-//! busy host pays one hop to the blocking pool per busy stretch, not one per task; and starts
-//! are written beside the claim loop, which goes on claiming meanwhile.
+//! busy host pays one hop to the blocking pool per busy stretch, not one per task.
 
 use std::sync::{Arc, Mutex};
 
-use tasks_core::{Clock, Finish, HostEventType, Lease, StoreError, TaskRecord, TaskStore};
+use tasks_core::{Clock, Finish, StoreError, TaskRecord, TaskStore};
 use tokio::sync::{Notify, oneshot};
 
 use crate::attempt::event_of_end;
@@ -42,27 +41,6 @@ pub(crate) trait Burst: Sized + 'static {
     fn write(store: &dyn TaskStore, items: &[Self::Item], clock: &dyn Clock) -> Answers;
     /// Tells listeners how an accepted write left its task.
     fn tell(inner: &Inner, record: &TaskRecord);
-}
-
-/// The starts of claimed tasks.
-#[derive(Debug)]
-pub(crate) struct Starts;
-
-impl Burst for Starts {
-    type Item = Lease;
-    const WHAT: &'static str = "start";
-
-    fn writer(inner: &Inner) -> &BurstWriter<Self> {
-        &inner.starts
-    }
-
-    fn write(store: &dyn TaskStore, leases: &[Lease], clock: &dyn Clock) -> Answers {
-        store.start_batch(leases, clock.now())
-    }
-
-    fn tell(inner: &Inner, record: &TaskRecord) {
-        inner.emit_task(HostEventType::TaskStarted, record);
-    }
 }
 
 /// The final writes of attempts.
@@ -86,8 +64,6 @@ impl Burst for Finishes {
     }
 }
 
-/// The writer of starts.
-pub(crate) type StartWriter = BurstWriter<Starts>;
 /// The writer of final writes.
 pub(crate) type FinishWriter = BurstWriter<Finishes>;
 
@@ -145,34 +121,16 @@ impl<B: Burst> BurstWriter<B> {
     /// Writes `item` in the next burst, and returns its own answer, as the single write would.
     pub(crate) async fn write(inner: &Arc<Inner>, item: B::Item) -> Result<TaskRecord, StoreError> {
         let (reply, answer) = oneshot::channel();
-        Self::enqueue(inner, vec![(item, reply)]);
+        Self::enqueue(inner, (item, reply));
         Pending(answer).answer().await
     }
 
-    /// Hands `items` over for the next burst, together, and returns where each answer will
-    /// come, in order. Never blocks: callable from a runtime worker or a blocking thread of the
-    /// host's runtime.
-    pub(crate) fn submit(inner: &Arc<Inner>, items: Vec<B::Item>) -> Vec<Pending> {
-        let (writes, answers): (Vec<(B::Item, Reply)>, Vec<Pending>) = items
-            .into_iter()
-            .map(|item| {
-                let (reply, answer) = oneshot::channel();
-                ((item, reply), Pending(answer))
-            })
-            .unzip();
-        Self::enqueue(inner, writes);
-        answers
-    }
-
-    /// Queues `writes` for the next burst, starting a writing loop if none runs.
-    fn enqueue(inner: &Arc<Inner>, writes: Vec<(B::Item, Reply)>) {
-        if writes.is_empty() {
-            return;
-        }
+    /// Queues `write` for the next burst, starting a writing loop if none runs.
+    fn enqueue(inner: &Arc<Inner>, write: (B::Item, Reply)) {
         let writer = B::writer(inner);
         let start_loop = {
             let mut queue = lock(&writer.queue);
-            queue.waiting.extend(writes);
+            queue.waiting.push(write);
             !std::mem::replace(&mut queue.writing, true)
         };
         if start_loop {

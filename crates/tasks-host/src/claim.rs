@@ -1,29 +1,26 @@
 //! The claim loop: waits for a reason to claim (a local enqueue, a store notification, a slot
 //! freed after a claim that filled every slot, a retry or delayed task coming due, the poll
-//! interval) and a free slot, then claims as many tasks as it has free slots in one store call,
-//! hands them all to the start writer together (one `start_batch`), and gives each to an
-//! attempt, which waits for its start.
+//! interval) and a free slot, then claims and starts as many tasks as it has free slots in one
+//! store call (`claim_and_start`: one transaction for both), and gives each to an attempt.
 //!
 //! The request names only the kinds registered here (`KindSelector::Only`), each limited to its
 //! free slots on this host (`KindClaim::limit`) and to its store-wide cap (`max_active`, when
 //! the registration sets one); the request's own limit is the host's free slots.
 //!
-//! Starts are written beside the loop (see `crate::burst`), so the next claim need not wait for
-//! them. A task claimed just as the host began to stop is not started (its attempt gives it
-//! back); a task of a kind this host has no handler for is not started either (its attempt
-//! fails it).
+//! A task claimed just as the host began to stop is not run (its attempt gives it back); a task
+//! of a kind this host has no handler for is not run either (its attempt fails it).
 
 use std::sync::Arc;
 
 use tasks_core::lease::MAX_CLAIM_BATCH;
 use tasks_core::{
-    ClaimRequest, HostEventType, KindClaim, KindSelector, Lease, TaskRecord, TaskStore,
+    ClaimRequest, ClaimedStart, HostEventType, KindClaim, KindSelector, Lease, TaskRecord,
+    TaskStore,
 };
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use crate::attempt::{Attempt, Start, drive};
-use crate::burst::StartWriter;
 use crate::inner::{Inner, lock};
 use crate::registration::HandlerRegistration;
 
@@ -71,14 +68,16 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
         let Some(request) = claim_request(&inner) else { continue };
         let teller = Arc::clone(&inner);
         let claim = move |store: &dyn TaskStore, now| {
-            let records = store.claim(&request, now)?;
-            for record in &records {
-                teller.emit_task(HostEventType::TaskClaimed, record);
+            let items = store.claim_and_start(&request, now)?;
+            // Told here, on the blocking thread, right after the durable write and in order.
+            for item in &items {
+                teller.emit_task(HostEventType::TaskClaimed, &item.claimed);
+                if let Ok(started) = &item.started {
+                    teller.emit_task(HostEventType::TaskStarted, started);
+                }
             }
-            let saturated = saturated(&request, &records);
-            // Handed over from here, the blocking thread, so the start is on its way before
-            // this thread is back on the runtime.
-            Ok((saturated, start_claimed(&teller, records)))
+            let saturated = saturated(&request, items.iter().map(|item| &item.claimed));
+            Ok((saturated, claimed(&teller, items)))
         };
         match inner.store.call(claim).await {
             Ok((saturated, claimed)) => {
@@ -127,14 +126,17 @@ fn claim_request(inner: &Inner) -> Option<ClaimRequest> {
 }
 
 /// Whether a claim took all it was allowed (in all, or of some kind): more may be due.
-fn saturated(request: &ClaimRequest, records: &[TaskRecord]) -> bool {
+fn saturated<'a>(
+    request: &ClaimRequest,
+    records: impl ExactSizeIterator<Item = &'a TaskRecord> + Clone,
+) -> bool {
     if records.len() >= request.limit as usize {
         return true;
     }
     let KindSelector::Only(kinds) = &request.kinds else { return false };
     kinds.iter().any(|claim| {
         claim.limit.is_some_and(|limit| {
-            let taken = records.iter().filter(|record| record.kind == claim.kind).count();
+            let taken = records.clone().filter(|record| record.kind == claim.kind).count();
             taken >= limit as usize
         })
     })
@@ -148,32 +150,23 @@ struct Claimed {
     start: Start,
 }
 
-/// Hands the claimed tasks that should run here to the start writer, together, so they share
-/// one `start_batch`.
-fn start_claimed(inner: &Arc<Inner>, records: Vec<TaskRecord>) -> Vec<Claimed> {
-    let mut claimed: Vec<Claimed> = records
+/// What each attempt is given: the start the store made, or none for a task that should not run
+/// here (the host began to stop, or it has no handler for the kind).
+fn claimed(inner: &Arc<Inner>, items: Vec<ClaimedStart>) -> Vec<Claimed> {
+    let stopping = inner.is_stopping();
+    items
         .into_iter()
-        .filter_map(|record| {
-            let lease = record.lease()?;
-            let registration = inner.handler(&record.kind);
-            Some(Claimed { record, lease, registration, start: Start::NotStarted })
+        .filter_map(|ClaimedStart { claimed, started }| {
+            let lease = claimed.lease()?;
+            let registration = inner.handler(&claimed.kind);
+            let start = if stopping || registration.is_none() {
+                Start::NotStarted
+            } else {
+                Start::Started(Box::new(started))
+            };
+            Some(Claimed { record: claimed, lease, registration, start })
         })
-        .collect();
-    if inner.is_stopping() {
-        return claimed;
-    }
-    let leases: Vec<Lease> = claimed
-        .iter()
-        .filter(|entry| entry.registration.is_some())
-        .map(|entry| entry.lease.clone())
-        .collect();
-    let pending = StartWriter::submit(inner, leases);
-    // The answers come in the order of the leases: the same entries, filtered the same way.
-    let to_start = claimed.iter_mut().filter(|entry| entry.registration.is_some());
-    for (entry, pending) in to_start.zip(pending) {
-        entry.start = Start::Pending(pending);
-    }
-    claimed
+        .collect()
 }
 
 /// Starts an attempt for each claimed task.

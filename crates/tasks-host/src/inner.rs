@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use crate::attempt::Attempt;
 use crate::blocking::StoreCaller;
-use crate::burst::{FinishWriter, StartWriter};
+use crate::burst::FinishWriter;
 use crate::events::EventBus;
 use crate::lifecycle::RunState;
 use crate::options::RunnerOptions;
@@ -29,8 +29,6 @@ pub(crate) struct Inner {
     pub(crate) events: EventBus,
     pub(crate) waker: ClaimWaker,
     pub(crate) slots: Mutex<Slots>,
-    /// The starts of claimed tasks, written in bursts.
-    pub(crate) starts: StartWriter,
     /// The final writes of attempts, written in bursts.
     pub(crate) finishes: FinishWriter,
     /// Attempts running here, by task and attempt number: a task whose lease this host lost

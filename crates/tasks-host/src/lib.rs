@@ -8,8 +8,8 @@
 //! - [`state`]: [`HostState`]; [`error`]: [`HostError`]; [`events`]: listeners and their
 //!   [`Subscription`]; [`wake`]: [`ClaimWaker`], the hook for store notifications.
 //! - Inside: the claim loop (`claim`), one attempt from its start to its final write
-//!   (`attempt`), the burst writers of starts and final writes (`burst`: one `start_batch` or
-//!   `finish_batch` for whatever came while the previous one was written), the
+//!   (`attempt`), the burst writer of final writes (`burst`: one `finish_batch` for whatever
+//!   came while the previous one was written), the
 //!   watchdog, recovery and retention loops (`maintenance`), start and stop (`lifecycle`), and
 //!   the blocking-thread store caller (`blocking`).
 //!
@@ -18,10 +18,10 @@
 //! - Every store call runs on tokio's blocking pool, never on a runtime worker; the host's last
 //!   reference to its store is dropped on a plain thread.
 //! - A claim asks for exactly the host's free slots, in one store call, for the kinds it
-//!   handles only; what it took is started together, in one `start_batch`.
-//! - Starts and final writes (complete, fail, acknowledge a cancel) go through burst writers,
-//!   one per kind: a write never waits on a timer, only for the write in flight; each item is
-//!   fenced and answered on its own, and its event is told after the store answered.
+//!   handles only, and starts what it took in the same call (`claim_and_start`).
+//! - Final writes (complete, fail, acknowledge a cancel) go through the burst writer: a write
+//!   never waits on a timer, only for the write in flight; each item is fenced and answered on
+//!   its own, and its event is told after the store answered.
 //! - Worker writes of one attempt are made by one task, in order; a `LeaseLost` stops the
 //!   execution and nothing more is written for that attempt.
 

@@ -13,7 +13,8 @@
 //!    within the batch. When some candidates were passed over and the page was full, select
 //!    again excluding them (a few rounds at most).
 //! 4. Claim the ones taken in one statement, `UPDATE ... FROM unnest(ids, tokens)`, which
-//!    returns the claimed tasks, and commit.
+//!    returns the claimed tasks, and commit. `claim_and_start` uses an update that also
+//!    starts them, so a host's claim and start are one transaction.
 //!
 //! The update is core's `transition::claim` written in SQL (as the `fast` module does for the
 //! frequent worker writes), applied to tasks the selection found queued and due and locked:
@@ -41,7 +42,11 @@
 use std::collections::{HashMap, HashSet};
 
 use tasks_core::lease::MAX_CLAIM_BATCH;
-use tasks_core::{ClaimRequest, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp};
+use tasks_core::transition;
+use tasks_core::{
+    ClaimRequest, ClaimedStart, KindSelector, LeaseToken, StoreError, TaskRecord, TaskStatus,
+    Timestamp,
+};
 
 use crate::error::{corrupt, unique_violation};
 use crate::pool::{BEGIN_CLAIM, Db, OpError, Tx};
@@ -74,10 +79,47 @@ impl PostgresTaskStore {
         request: &ClaimRequest,
         now: Timestamp,
     ) -> Result<Vec<TaskRecord>, StoreError> {
+        self.claim_with(request, now, false)
+    }
+
+    /// `claim_and_start` for a validated request: one transaction whose update claims and
+    /// starts, so each task is written once, `running`. The claimed record each item also
+    /// reports is the started one before `transition::start`: the start changes only the
+    /// status, `startedAt`, the revision and times that equal the claim's; the item is checked
+    /// to be exactly what `transition::start` makes of it.
+    pub(crate) fn claim_and_start_tasks(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedStart>, StoreError> {
+        self.claim_with(request, now, true)?
+            .into_iter()
+            .map(|started| {
+                let mut claimed = started.clone();
+                claimed.status = TaskStatus::Claimed;
+                claimed.started_at = None;
+                claimed.revision = started.revision.saturating_sub(1);
+                let token = claimed.lease_token.clone().ok_or_else(|| corrupt("lease token"))?;
+                let expected = transition::start(&claimed, &token, now)
+                    .map_err(|refusal| StoreError::refused(&claimed.id, refusal))?;
+                if expected != started {
+                    return Err(corrupt("a claimed and started task"));
+                }
+                Ok(ClaimedStart { claimed, started: Ok(started) })
+            })
+            .collect()
+    }
+
+    fn claim_with(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+        start: bool,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
         let sql = &self.inner.sql;
         let claimed = self.run(Durability::Full, |conn| {
             let mut tx = Tx::begin_with(conn, BEGIN_CLAIM)?;
-            let claimed = claim_in(&mut tx, sql, request, now)?;
+            let claimed = claim_in(&mut tx, sql, request, now, start)?;
             tx.commit()?;
             Ok(claimed)
         })?;
@@ -90,6 +132,7 @@ fn claim_in(
     sql: &Sql,
     request: &ClaimRequest,
     now: Timestamp,
+    start: bool,
 ) -> Result<Vec<TaskRecord>, OpError> {
     let Some(mut budget) = budget(db, sql, request)? else { return Ok(Vec::new()) };
     let accepted_kinds: Option<Vec<String>> = match &request.kinds {
@@ -154,7 +197,10 @@ fn claim_in(
     let token_texts: Vec<&str> = tokens.iter().map(LeaseToken::as_str).collect();
     let expires = now.saturating_add(request.lease).as_millis();
     let rows = db
-        .query(&sql.claim_update, &[&taken, &token_texts, &now_ms, &request.runner, &expires])
+        .query(
+            if start { &sql.claim_start_update } else { &sql.claim_update },
+            &[&taken, &token_texts, &now_ms, &request.runner, &expires],
+        )
         .map_err(|err| match unique_violation(&err) {
             // Another process claimed a task with one of our concurrency keys and committed
             // first.

@@ -79,6 +79,10 @@ pub(crate) struct Sql {
     /// The candidates are locked, queued and due, so the ids are the whole condition: no
     /// partial index (whose row counts the planner may misjudge) is a way to the rows.
     pub(crate) claim_update: String,
+    /// The same parameters: claims and starts in one statement (`claim_and_start`): what
+    /// `transition::start` then changes (status `running`, `startedAt` now, one revision more;
+    /// the sign of life is the claim's own) written with the claim.
+    pub(crate) claim_start_update: String,
     /// `$1` kinds: claimed-or-running counts per kind.
     pub(crate) count_active_kinds: String,
     /// Claimed-or-running count of the whole store.
@@ -217,6 +221,16 @@ impl Sql {
                  lease_token = v.token, lease_expires_at = $5, retry_scheduled_at = NULL, \
                  last_heartbeat_at = $3, stale_at = NULL, stale_reason = NULL, \
                  revision = t.revision + 1, updated_at = $3 \
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(id, token, ord) \
+                 WHERE t.id = v.id RETURNING {t_cols}, v.ord",
+                max_u32 = u32::MAX,
+            ),
+            claim_start_update: format!(
+                "UPDATE {tasks} AS t SET status = 'running', attempt = least(t.attempt + 1, {max_u32}), \
+                 claimed_at = $3, started_at = $3, finished_at = NULL, lease_owner = $4, \
+                 lease_token = v.token, lease_expires_at = $5, retry_scheduled_at = NULL, \
+                 last_heartbeat_at = $3, stale_at = NULL, stale_reason = NULL, \
+                 revision = t.revision + 2, updated_at = $3 \
                  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(id, token, ord) \
                  WHERE t.id = v.id RETURNING {t_cols}, v.ord",
                 max_u32 = u32::MAX,

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use tasks_core::transition;
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
-    InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport,
-    StepQuery, StepRecord, StoreError, StoreWarning, TaskAggregate, TaskError, TaskFilter, TaskId,
-    TaskListQuery, TaskRecord, TaskStatus, TaskStore, Timestamp,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, ClaimedStart,
+    EnqueueOutcome, Finish, InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
+    RetentionReport, StepQuery, StepRecord, StoreError, StoreWarning, TaskAggregate, TaskError,
+    TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStatus, TaskStore, Timestamp,
 };
 
 use crate::enqueue::prepare;
@@ -98,6 +98,16 @@ impl TaskStore for PostgresTaskStore {
         request.validate()?;
         no_nul("runner", &request.runner)?;
         self.claim_tasks(request, now)
+    }
+
+    fn claim_and_start(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedStart>, StoreError> {
+        request.validate()?;
+        no_nul("runner", &request.runner)?;
+        self.claim_and_start_tasks(request, now)
     }
 
     fn start(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> {

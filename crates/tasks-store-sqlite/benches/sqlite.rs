@@ -23,6 +23,7 @@ const BULK_TASKS: usize = 50_000;
 const BULK_BATCH: usize = 1_000;
 const CYCLE_TASKS: usize = 64 * 200;
 const CYCLE_BATCH: usize = 64;
+const HOST_BATCH: usize = 32;
 const SINGLE_TASKS: usize = 4_000;
 const WRITES_ON_RUNNING: usize = 10_000;
 
@@ -55,6 +56,12 @@ fn main() {
         "store >= 80,000/s and >= 60%",
         |dir| cycle_store(dir, durability, CompleteShape::OneStatement),
         |dir| cycle_ceiling(dir, durability, CompleteShape::OneStatement),
+    );
+    bench.line(
+        "claim(32) + start_batch + finish_batch",
+        "(a host's cycle at concurrency 32)",
+        |dir| host_cycle_store(dir, durability),
+        |dir| host_cycle_ceiling(dir, durability),
     );
     bench.line(
         "claim(64) + 64 complete calls",
@@ -224,6 +231,35 @@ fn cycle_store(dir: &Path, durability: Durability, shape: CompleteShape) -> Samp
                 }
             }
         }
+        done += claimed.len();
+    }
+    assert_eq!(done, CYCLE_TASKS);
+    timer.rate(done)
+}
+
+/// What a host at concurrency 32 asks of the store for each batch: a claim, one `start_batch`
+/// and one `finish_batch`.
+fn host_cycle_store(dir: &Path, durability: Durability) -> Sample {
+    let store = open_store(dir, durability);
+    enqueue_all(&store, CYCLE_TASKS);
+    let request = ClaimRequest::new("bench", HOST_BATCH as u32, LEASE);
+    let timer = Timer::start();
+    let mut done = 0;
+    loop {
+        let claimed = store.claim(&request, NOW).expect("claim");
+        if claimed.is_empty() {
+            break;
+        }
+        let leases: Vec<_> =
+            claimed.iter().map(|record| record.lease().expect("a lease")).collect();
+        let started = store.start_batch(&leases, NOW).expect("start_batch");
+        assert!(started.iter().all(Result::is_ok), "every start applies");
+        let finishes: Vec<Finish> = leases
+            .into_iter()
+            .map(|lease| Finish::Complete { lease, output: json!({"ok": true}) })
+            .collect();
+        let results = store.finish_batch(&finishes, NOW).expect("finish_batch");
+        assert!(results.iter().all(Result::is_ok), "every complete applies");
         done += claimed.len();
     }
     assert_eq!(done, CYCLE_TASKS);
@@ -407,6 +443,42 @@ fn cycle_ceiling(dir: &Path, durability: Durability, shape: CompleteShape) -> Sa
                     tx.commit().expect("commit");
                 }
             }
+        }
+        done += ids.len();
+    }
+    assert_eq!(done, CYCLE_TASKS);
+    timer.rate(done)
+}
+
+/// The host's cycle on the bare table: claim 32, mark them started, complete them.
+fn host_cycle_ceiling(dir: &Path, durability: Durability) -> Sample {
+    let mut conn = open_ceiling(dir, durability);
+    for batch in 0..CYCLE_TASKS / BULK_BATCH {
+        ceiling_insert_batch(&mut conn, batch * BULK_BATCH, BULK_BATCH);
+    }
+    let rest = CYCLE_TASKS % BULK_BATCH;
+    if rest > 0 {
+        ceiling_insert_batch(&mut conn, CYCLE_TASKS - rest, rest);
+    }
+    let output = json!({"ok": true}).to_string();
+    let timer = Timer::start();
+    let mut done = 0;
+    loop {
+        let ids = ceiling_claim(&mut conn, HOST_BATCH);
+        if ids.is_empty() {
+            break;
+        }
+        let list = serde_json::to_string(&ids).expect("ids");
+        for (status, output) in [(3, None), (2, Some(output.as_str()))] {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).expect("begin");
+            tx.prepare_cached(
+                "UPDATE jobs SET status = ?1, output = ?2 \
+                 WHERE id IN (SELECT value FROM json_each(?3))",
+            )
+            .expect("prepare")
+            .execute(params![status, output, list])
+            .expect("start or complete");
+            tx.commit().expect("commit");
         }
         done += ids.len();
     }

@@ -7,13 +7,19 @@
 //! back after the scan, so no row changes under a running SELECT. `BEGIN IMMEDIATE` makes the
 //! whole claim one writer's work: no other thread or process can claim between the reads and
 //! the writes.
+//!
+//! `claim_and_start` applies `transition::start` to each claimed record in memory and writes
+//! only the started one: the claim and the start are one row write and one change-feed entry,
+//! not two of each in two transactions.
 
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::OptionalExtension;
 use rusqlite::types::Value;
 use tasks_core::transition;
-use tasks_core::{ClaimRequest, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp};
+use tasks_core::{
+    ClaimRequest, ClaimedStart, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp,
+};
 
 use crate::error::sql;
 use crate::row::{self, COL_CONCURRENCY_KEY, COL_ID, COL_KIND, TASK_COLUMNS};
@@ -49,6 +55,49 @@ pub(crate) fn claim(
     request: &ClaimRequest,
     now: Timestamp,
 ) -> Result<Vec<TaskRecord>, StoreError> {
+    let taken = take(tx, request, now)?;
+    let pairs: Vec<(&TaskRecord, &TaskRecord)> =
+        taken.iter().map(|(old, new)| (old, new)).collect();
+    update::update_records(tx, &pairs)?;
+    insert::log_updates(tx, taken.iter().map(|(_, new)| new))?;
+    Ok(taken.into_iter().map(|(_, new)| new).collect())
+}
+
+/// Claims as [`claim`] does and starts each claimed task, writing only the started record.
+pub(crate) fn claim_and_start(
+    tx: &WriteTx<'_>,
+    request: &ClaimRequest,
+    now: Timestamp,
+) -> Result<Vec<ClaimedStart>, StoreError> {
+    let taken = take(tx, request, now)?;
+    let mut olds = Vec::with_capacity(taken.len());
+    let mut items = Vec::with_capacity(taken.len());
+    for (old, claimed) in taken {
+        let started = match &claimed.lease_token {
+            Some(token) => transition::start(&claimed, token, now)
+                .map_err(|refusal| StoreError::refused(&claimed.id, refusal)),
+            None => Err(StoreError::LeaseLost { id: claimed.id.clone() }),
+        };
+        olds.push(old);
+        items.push(ClaimedStart { claimed, started });
+    }
+    // What the store holds after: the started task, or the claimed one where the start was
+    // refused (a start right after the claim, with its fresh lease, never is).
+    let held: Vec<&TaskRecord> =
+        items.iter().map(|item| item.started.as_ref().unwrap_or(&item.claimed)).collect();
+    let pairs: Vec<(&TaskRecord, &TaskRecord)> = olds.iter().zip(held.iter().copied()).collect();
+    update::update_records(tx, &pairs)?;
+    insert::log_updates(tx, held.into_iter())?;
+    Ok(items)
+}
+
+/// Picks and claims (in memory) up to `request.limit` due tasks: each as it was, and as the
+/// claim leaves it. Nothing is written.
+fn take(
+    tx: &WriteTx<'_>,
+    request: &ClaimRequest,
+    now: Timestamp,
+) -> Result<Vec<(TaskRecord, TaskRecord)>, StoreError> {
     let active_total = match request.max_active {
         Some(_) => count_active(tx, None)?,
         None => 0,
@@ -136,11 +185,7 @@ pub(crate) fn claim(
             break;
         }
     }
-    let pairs: Vec<(&TaskRecord, &TaskRecord)> =
-        claimed.iter().map(|(old, new)| (old, new)).collect();
-    update::update_records(tx, &pairs)?;
-    insert::log_updates(tx, claimed.iter().map(|(_, new)| new))?;
-    Ok(claimed.into_iter().map(|(_, new)| new).collect())
+    Ok(claimed)
 }
 
 impl Budget<'_> {

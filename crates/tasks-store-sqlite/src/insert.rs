@@ -27,8 +27,9 @@ const TASK_INSERT_COLUMNS: &str = "id, kind, status, input, metadata, concurrenc
 const TASK_INSERT_ROW: &str = "(?, ?, 'queued', ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, 0, 1)";
 const TASK_PARAM_COUNT: usize = 13;
 
-/// Splits `count` rows into statement sizes from [`SIZES`].
-fn sizes(mut count: usize) -> impl Iterator<Item = usize> {
+/// Splits `count` rows into statement sizes from [`SIZES`], largest first. The update of
+/// changed records (`update`) splits its rows the same way, for the same reason.
+pub(crate) fn sizes(mut count: usize) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         let size = SIZES.into_iter().find(|size| *size <= count)?;
         count -= size;

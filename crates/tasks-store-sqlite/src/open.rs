@@ -22,8 +22,9 @@ use crate::schema::{self, Migration, SCHEMA_VERSION};
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Statements the writer keeps prepared: every fixed statement of the store fits, so the hot
-/// paths never re-parse SQL.
-const WRITER_STATEMENT_CACHE: usize = 64;
+/// paths never re-parse SQL. Batched inserts and updates come in seven sizes each, and each
+/// kind of transition (claim, start, complete, fail, ...) is its own update text.
+const WRITER_STATEMENT_CACHE: usize = 160;
 
 /// Statements each read connection keeps prepared: lists and step reads with different limits
 /// are distinct statements (see the module docs of `row`).

@@ -19,10 +19,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use tasks_core::transition;
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
-    InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport,
-    StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
-    TaskRecord, TaskStore, Timestamp,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, ClaimedStart,
+    EnqueueOutcome, Finish, InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
+    RetentionReport, StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter,
+    TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
 };
 
 use crate::error::{OpenError, pool, sql};
@@ -167,6 +167,15 @@ impl TaskStore for SqliteTaskStore {
         // Refuse a bad request before taking the write lock.
         request.validate()?;
         self.write(|tx| claim::claim(tx, request, now))
+    }
+
+    fn claim_and_start(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedStart>, StoreError> {
+        request.validate()?;
+        self.write(|tx| claim::claim_and_start(tx, request, now))
     }
 
     fn start(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> {

@@ -5,6 +5,7 @@ use rusqlite::types::Value;
 use tasks_core::{LeaseToken, StoreError, TaskRecord, Timestamp};
 
 use crate::error::sql;
+use crate::insert;
 use crate::row::{int, opt_json};
 use crate::tx::WriteTx;
 
@@ -94,12 +95,14 @@ pub(crate) fn update_record(
     update_records(tx, std::slice::from_ref(&(old, new)))
 }
 
-/// Rows per batched UPDATE: a claim of 64 tasks is one statement.
-const UPDATE_CHUNK: usize = 64;
-
 /// Writes back many records, each changed from its `old` to its `new`. Records that changed
-/// the same columns (all tasks of one claim, say) go in one statement per [`UPDATE_CHUNK`]:
+/// the same columns (all tasks of one claim, say) go in one statement of up to 64 rows:
 /// `WITH v(id, ...) AS (VALUES ...) UPDATE tasks SET ... FROM v WHERE tasks.id = v.id`.
+///
+/// The rows of a group are split into the fixed statement sizes of `insert` (64, 32 … 1 rows),
+/// so every statement text recurs and stays in the prepared-statement cache. Preparing a
+/// statement of 32 rows for every odd-sized batch (a host's claims and bursts come in every
+/// size) was once a fifth of a busy host's CPU.
 pub(crate) fn update_records(
     tx: &WriteTx<'_>,
     pairs: &[(&TaskRecord, &TaskRecord)],
@@ -119,38 +122,33 @@ pub(crate) fn update_records(
         }
     }
     for (columns, rows) in groups {
-        for chunk in rows.chunks(UPDATE_CHUNK) {
-            let updated = if chunk.len() == 1 {
+        let mut rest = rows.as_slice();
+        for size in insert::sizes(rows.len()) {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
+            let sql_text = if size == 1 {
                 let assignments: Vec<String> = columns
                     .iter()
                     .enumerate()
                     .map(|(i, column)| format!("{column} = ?{}", i + 2))
                     .collect();
-                let sql_text = format!("UPDATE tasks SET {} WHERE id = ?1", assignments.join(", "));
-                tx.prepare_cached(&sql_text)
-                    .map_err(sql)?
-                    .execute(rusqlite::params_from_iter(chunk.iter().flatten()))
-                    .map_err(sql)?
+                format!("UPDATE tasks SET {} WHERE id = ?1", assignments.join(", "))
             } else {
                 let row = format!("({})", vec!["?"; columns.len() + 1].join(", "));
                 let assignments: Vec<String> =
                     columns.iter().map(|column| format!("{column} = v.{column}")).collect();
-                let sql_text = format!(
+                format!(
                     "WITH v(id, {}) AS (VALUES {}) UPDATE tasks SET {} FROM v WHERE tasks.id = v.id",
                     columns.join(", "),
-                    vec![row.as_str(); chunk.len()].join(", "),
+                    vec![row.as_str(); size].join(", "),
                     assignments.join(", ")
-                );
-                let params = rusqlite::params_from_iter(chunk.iter().flatten());
-                // Full chunks recur (every claim of 64 or more); other sizes vary from call to
-                // call and are prepared without caching, so they cannot push the hot
-                // statements out of the cache.
-                if chunk.len() == UPDATE_CHUNK {
-                    tx.prepare_cached(&sql_text).map_err(sql)?.execute(params).map_err(sql)?
-                } else {
-                    tx.prepare(&sql_text).map_err(sql)?.execute(params).map_err(sql)?
-                }
+                )
             };
+            let updated = tx
+                .prepare_cached(&sql_text)
+                .map_err(sql)?
+                .execute(rusqlite::params_from_iter(chunk.iter().flatten()))
+                .map_err(sql)?;
             if updated != chunk.len() {
                 return Err(StoreError::Backend {
                     message: "a task vanished inside its write transaction".to_owned(),

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
-    Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport, StepQuery,
-    StepRecord, StoreError, StoreErrorKind, StoreWarning, TaskAggregate, TaskError, TaskFilter,
-    TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, ClaimedStart,
+    EnqueueOutcome, Finish, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
+    RetentionReport, StepQuery, StepRecord, StoreError, StoreErrorKind, StoreWarning,
+    TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
 };
 
 /// One call the store answered.
@@ -166,6 +166,30 @@ impl TaskStore for ObservedStore {
 
     fn start(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> {
         self.timed("start", Some(&lease.task_id), |store| store.start(lease, now))
+    }
+
+    /// Told as the claim it is, then each start as the item of a batch is.
+    fn claim_and_start(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedStart>, StoreError> {
+        let flight = self.begin("claim");
+        let result = self.inner.claim_and_start(request, now);
+        let took = flight.started.elapsed();
+        drop(flight);
+        let ended = result.as_ref().map(|_| ()).map_err(StoreError::kind);
+        self.observer.observe(Call { op: "claim", task: None, took, result: ended });
+        for item in result.iter().flatten() {
+            let ended = item.started.as_ref().map(|_| ()).map_err(StoreError::kind);
+            self.observer.observe(Call {
+                op: "start",
+                task: Some(&item.claimed.id),
+                took,
+                result: ended,
+            });
+        }
+        result
     }
 
     fn heartbeat(

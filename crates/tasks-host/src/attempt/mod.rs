@@ -23,12 +23,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tasks_core::{
-    CancelHandle, CancelSignal, Execution, Finish, Lease, NewStep, ProgressUpdate, StoreErrorKind,
-    TaskError, TaskId, TaskInvocation, TaskRecord,
+    CancelHandle, CancelSignal, Execution, Finish, Lease, NewStep, ProgressUpdate, StoreError,
+    StoreErrorKind, TaskError, TaskId, TaskInvocation, TaskRecord,
 };
 use tokio::sync::Notify;
 
-use crate::burst::{FinishWriter, Pending};
+use crate::burst::FinishWriter;
 use crate::inner::{Inner, lock};
 use crate::options::RunnerOptions;
 use crate::registration::HandlerRegistration;
@@ -203,12 +203,13 @@ impl Drop for EndGuard {
     }
 }
 
-/// Whether the claim loop handed a claimed task over to be started.
+/// What the claim loop hands an attempt: the store's answer to the start it made with the
+/// claim, or word not to run the task.
 #[derive(Debug)]
 pub(crate) enum Start {
-    /// Handed to the start writer: the answer comes once its burst is written.
-    Pending(Pending),
-    /// Not started: the host began to stop, or it has no handler for the task's kind.
+    /// The store's answer to starting the claimed task (`claim_and_start`).
+    Started(Box<Result<TaskRecord, StoreError>>),
+    /// Not to run: the host began to stop, or it has no handler for the task's kind.
     NotStarted,
 }
 
@@ -227,8 +228,8 @@ pub(crate) async fn drive(
     };
     let mut finisher = writes::Writer::new(Arc::clone(inner), Arc::clone(attempt));
     let answer = match start {
-        Start::Pending(pending) => pending.answer().await,
-        // Claimed just as the host began to stop: give it back untouched.
+        Start::Started(answer) => *answer,
+        // Claimed just as the host began to stop: give it back.
         Start::NotStarted => {
             finisher.release_unstarted().await;
             return;

@@ -1,11 +1,10 @@
-//! Tests of the burst writers on every store (memory, SQLite, PostgreSQL): writes that arrive
-//! while a write is in flight go together in the next one, and the starts of one claim share
-//! one; a refused item of a burst affects only its task; the events of a burst come after its
-//! durable write, in the burst's order; a burst that fails or panics answers each of its writes
-//! and leaves the writer usable.
+//! Tests of the burst writer on every store (memory, SQLite, PostgreSQL): writes that arrive
+//! while a write is in flight go together in the next one; a refused item of a burst affects
+//! only its task; the events of a burst come after its durable write, in the burst's order; a
+//! burst that fails or panics answers each of its writes and leaves the writer usable.
 //!
-//! A gated store holds `start_batch` and `finish_batch` calls until the test has queued what
-//! it wants behind them, so what goes in each burst is decided by the test, not by timing. The claim loop's
+//! A gated store holds `finish_batch` calls until the test has queued what it wants behind
+//! them, so what goes in each burst is decided by the test, not by timing. The claim loop's
 //! wait for the bursts holding the writes made before it (`pending_burst`, `landed`) is tested
 //! the same way.
 
@@ -20,14 +19,14 @@ use tasks_core::{
     TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStatus, TaskStore, Timestamp,
 };
 
-use super::{FinishWriter, StartWriter};
+use super::FinishWriter;
 use crate::TaskHost;
 
 /// How long a test waits for something before failing: generous for a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A store that records the tasks of every `start_batch` and `finish_batch`, in order, and
-/// can hold them at a gate.
+/// A store that records the tasks of every `finish_batch`, in order, and can hold them at a
+/// gate.
 struct Gated {
     inner: Arc<dyn TaskStore>,
     bursts: Mutex<Vec<Vec<TaskId>>>,
@@ -139,17 +138,6 @@ impl TaskStore for Gated {
         let ids = finishes.iter().map(|finish| finish.lease().task_id.clone()).collect();
         self.bursts.lock().unwrap_or_else(PoisonError::into_inner).push(ids);
         self.inner.finish_batch(finishes, now)
-    }
-
-    fn start_batch(
-        &self,
-        leases: &[Lease],
-        now: Timestamp,
-    ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
-        self.pass_gate()?;
-        let ids = leases.iter().map(|lease| lease.task_id.clone()).collect();
-        self.bursts.lock().unwrap_or_else(PoisonError::into_inner).push(ids);
-        self.inner.start_batch(leases, now)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -294,9 +282,9 @@ fn postgres() -> Option<Fixture> {
 }
 
 /// Runs `test` with a gated store over a fresh store from `factory` and `count` tasks claimed
-/// (and `started`, if so) by runner `r`, set up off the runtime (where the Postgres client may
+/// and started by runner `r`, set up off the runtime (where the Postgres client may
 /// be used), on a two-worker runtime.
-fn run<F, Fut>(name: &str, factory: fn() -> Option<Fixture>, count: usize, started: bool, test: F)
+fn run<F, Fut>(name: &str, factory: fn() -> Option<Fixture>, count: usize, test: F)
 where
     F: FnOnce(Arc<Gated>, Vec<Lease>) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -314,10 +302,8 @@ where
     assert_eq!(claimed.len(), count);
     let leases: Vec<Lease> =
         claimed.iter().map(|record| record.lease().expect("a claimed task has a lease")).collect();
-    if started {
-        for result in store.start_batch(&leases, now).expect("started") {
-            result.expect("each task started");
-        }
+    for result in store.start_batch(&leases, now).expect("started") {
+        result.expect("each task started");
     }
     let gated = Arc::new(Gated::new(Arc::clone(store)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -536,65 +522,25 @@ async fn a_panicking_store_leaves_the_writer_usable(store: Arc<Gated>, leases: V
     assert_eq!(again.expect("the next write lands").status, TaskStatus::Succeeded);
 }
 
-async fn starts_handed_over_together_share_a_burst(store: Arc<Gated>, leases: Vec<Lease>) {
-    let host = host(&store);
-    let seen: Arc<Mutex<Vec<TaskId>>> = Arc::default();
-    let sink = Arc::clone(&seen);
-    host.on_event(move |event| {
-        if let (HostEventType::TaskStarted, Some(task)) = (event.event_type, &event.task) {
-            sink.lock().unwrap_or_else(PoisonError::into_inner).push(task.id.clone());
-        }
-    });
-    store.close();
-    let inner = Arc::clone(&host.inner);
-    let first = leases[0].clone();
-    let head = tokio::spawn(async move { StartWriter::write(&inner, first).await });
-    until("the first start to reach the store", || store.arrived() == 1).await;
-    // One claim's starts, handed over together, one of them with a stale lease.
-    let stale = Lease { task_id: leases[2].task_id.clone(), token: LeaseToken::generate() };
-    let group = vec![leases[1].clone(), stale, leases[3].clone(), leases[4].clone()];
-    let pending = StartWriter::submit(&host.inner, group);
-    assert_eq!(host.inner.starts.waiting(), 4);
-    store.open();
-    let head = head.await.expect("ran").expect("the first start lands");
-    assert_eq!(head.status, TaskStatus::Running);
-    let mut answers = Vec::new();
-    for pending in pending {
-        answers.push(pending.answer().await);
-    }
-    assert_eq!(store.sizes(), vec![1, 4], "the group went in one start_batch");
-    let kind = |n: usize| answers[n].as_ref().err().map(StoreError::kind);
-    assert_eq!(kind(1), Some(StoreErrorKind::LeaseLost), "a stale lease refuses its item");
-    for n in [0, 2, 3] {
-        let record = answers[n].as_ref().expect("the others start");
-        assert_eq!(record.status, TaskStatus::Running);
-    }
-    let events = || seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    until("four task:started", || events().len() == 4).await;
-    let started = [&leases[0], &leases[1], &leases[3], &leases[4]];
-    let expected: Vec<TaskId> = started.iter().map(|lease| lease.task_id.clone()).collect();
-    assert_eq!(events(), expected, "told for the starts that landed, in order");
-}
-
 macro_rules! on_every_store {
-    ($($test:ident: $count:expr, $started:expr;)+) => {
+    ($($test:ident: $count:expr;)+) => {
         $(
             mod $test {
                 use super::*;
 
                 #[test]
                 fn memory() {
-                    run(stringify!($test), super::memory, $count, $started, super::$test);
+                    run(stringify!($test), super::memory, $count, super::$test);
                 }
 
                 #[test]
                 fn sqlite() {
-                    run(stringify!($test), super::sqlite, $count, $started, super::$test);
+                    run(stringify!($test), super::sqlite, $count, super::$test);
                 }
 
                 #[test]
                 fn postgres() {
-                    run(stringify!($test), super::postgres, $count, $started, super::$test);
+                    run(stringify!($test), super::postgres, $count, super::$test);
                 }
             }
         )+
@@ -602,11 +548,10 @@ macro_rules! on_every_store {
 }
 
 on_every_store! {
-    finishes_waiting_during_a_write_go_together: 5, true;
-    refused_item_in_a_burst_affects_only_its_task: 6, true;
-    events_of_a_burst_follow_its_durable_write: 4, true;
-    a_pending_burst_lands_after_the_writes_made_by_then: 3, true;
-    a_failed_burst_answers_each_of_its_writes: 3, true;
-    a_panicking_store_leaves_the_writer_usable: 1, true;
-    starts_handed_over_together_share_a_burst: 5, false;
+    finishes_waiting_during_a_write_go_together: 5;
+    refused_item_in_a_burst_affects_only_its_task: 6;
+    events_of_a_burst_follow_its_durable_write: 4;
+    a_pending_burst_lands_after_the_writes_made_by_then: 3;
+    a_failed_burst_answers_each_of_its_writes: 3;
+    a_panicking_store_leaves_the_writer_usable: 1;
 }

@@ -15,7 +15,7 @@ use tasks_core::{
 use tasks_exec_inproc::{TaskContext, TaskFailure, from_fn};
 use tasks_host::{HandlerRegistration, HostStatus, RetryPolicy, TaskHost};
 
-use crate::support::{Recorder, Wrapped, eventually, fast_options};
+use crate::support::{Recorder, STARTED, Wrapped, eventually, fast_options};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -300,7 +300,7 @@ pub(crate) async fn store_calls_stay_off_runtime_workers(store: Arc<dyn TaskStor
         })
         .await;
     host.stop().await.expect("stopped");
-    assert!(probe.calls("claim") >= 1 && probe.calls("start_batch") >= 1);
+    assert!(probe.calls("claim_and_start") >= 1 && probe.calls(STARTED) >= 1);
     assert!(probe.calls("finish_batch") >= 1);
     assert!(probe.calls("recover_expired") >= 1 && probe.calls("compact") >= 1);
     // The host now holds the last reference: dropping it here, on the runtime, must not drop

@@ -17,7 +17,7 @@ use tasks_host::RunnerOptions;
 
 pub(crate) use fixture::{Fixture, run};
 pub(crate) use recorder::Recorder;
-pub(crate) use wrap::Wrapped;
+pub(crate) use wrap::{STARTED, Wrapped};
 
 /// How long any wait in a test may take before the test fails: generous, so a loaded 2-core
 /// machine never flakes; a passing test never waits this long.

@@ -11,12 +11,15 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tasks_core::{
-    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
-    KindSelector, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy, RetentionReport,
-    StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery,
-    TaskRecord, TaskStore, Timestamp,
+    AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, ClaimedStart,
+    EnqueueOutcome, Finish, KindSelector, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
+    RetentionReport, StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter,
+    TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
 };
 use tasks_host::ClaimWaker;
+
+/// The count of `claim_and_start` calls that claimed and started something.
+pub(crate) const STARTED: &str = "claim_and_start (took tasks)";
 
 /// Counts, checks and bends calls to the store inside.
 pub(crate) struct Wrapped {
@@ -114,6 +117,30 @@ impl TaskStore for Wrapped {
         }
         self.inner.claim(request, now)
     }
+    fn claim_and_start(
+        &self,
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedStart>, StoreError> {
+        self.enter("claim_and_start");
+        let items = if self.claim_any_kind {
+            let mut request = request.clone();
+            request.kinds = KindSelector::Any;
+            self.inner.claim_and_start(&request, now)?
+        } else {
+            self.inner.claim_and_start(request, now)?
+        };
+        if !items.is_empty() {
+            // Counted once the tasks are started, for a test that waits for a start.
+            *self
+                .calls
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(STARTED)
+                .or_default() += 1;
+        }
+        Ok(items)
+    }
     fn start(&self, lease: &Lease, now: Timestamp) -> Result<TaskRecord, StoreError> {
         self.enter("start");
         self.inner.start(lease, now)
@@ -208,8 +235,8 @@ impl TaskStore for Wrapped {
         if let Some(waker) = self.claim_before_recovery_returns.get()
             && !recovered.is_empty()
         {
-            // The host starts what it claims in one `start_batch`.
-            let starts = || self.calls("start") + self.calls("start_batch");
+            // The host starts what it claims in the claim's own call.
+            let starts = || self.calls(STARTED);
             let before = starts();
             waker.wake();
             let deadline = std::time::Instant::now() + Duration::from_secs(5);

@@ -20,12 +20,14 @@ pub(crate) enum Command {
         count: u8,
         dedupe: Option<u8>,
     },
+    /// `claim`, or `claim_and_start` when `start`.
     Claim {
         limit: u8,
         kind: Option<u8>,
         kind_max_active: Option<u8>,
         max_active: Option<u8>,
         lease_ms: u16,
+        start: bool,
     },
     Start {
         lease: u8,
@@ -108,9 +110,9 @@ pub(crate) fn command() -> impl Strategy<Value = Command> {
         1 => (1u8..5, proptest::option::weighted(0.3, small(3)))
             .prop_map(|(count, dedupe)| Command::EnqueueBatch { count, dedupe }),
         5 => (1u8..6, proptest::option::weighted(0.3, small(3)), proptest::option::weighted(0.2, 1u8..3),
-              proptest::option::weighted(0.2, 1u8..4), 500u16..5000)
-            .prop_map(|(limit, kind, kind_max_active, max_active, lease_ms)| {
-                Command::Claim { limit, kind, kind_max_active, max_active, lease_ms }
+              proptest::option::weighted(0.2, 1u8..4), 500u16..5000, proptest::bool::weighted(0.3))
+            .prop_map(|(limit, kind, kind_max_active, max_active, lease_ms, start)| {
+                Command::Claim { limit, kind, kind_max_active, max_active, lease_ms, start }
             }),
         3 => any::<u8>().prop_map(|lease| Command::Start { lease }),
         2 => (any::<u8>(), 500u16..5000).prop_map(|(lease, lease_ms)| Command::Heartbeat { lease, lease_ms }),

@@ -115,6 +115,34 @@ impl World {
         Timestamp::from_millis(T0.as_millis() + self.elapsed_ms)
     }
 
+    /// `claim_and_start` on both: each item's claimed and started records compared, and the
+    /// claimed leases kept for later commands.
+    fn claim_and_start(
+        &mut self,
+        request: &ClaimRequest,
+        now: Timestamp,
+        store: &dyn TaskStore,
+        model: &dyn TaskStore,
+    ) -> Result<(), String> {
+        let from_store = store.claim_and_start(request, now);
+        let from_model = model.claim_and_start(request, now);
+        let view = |items: &Vec<tasks_core::ClaimedStart>| {
+            items
+                .iter()
+                .map(|item| (comparable(&item.claimed), outcome(&item.started, comparable)))
+                .collect::<Vec<_>>()
+        };
+        same("claim_and_start", outcome(&from_store, view), outcome(&from_model, view))?;
+        if let (Ok(ours), Ok(theirs)) = (from_store, from_model) {
+            for (ours, theirs) in ours.iter().zip(&theirs) {
+                if let (Some(a), Some(b)) = (ours.claimed.lease(), theirs.claimed.lease()) {
+                    self.leases.push((a, b));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn new_task(&mut self, kind: u8, options: EnqueueOptions) -> NewTask {
         self.next_id += 1;
         let id =
@@ -174,7 +202,7 @@ impl World {
                     .collect();
                 self.enqueue(store, model, tasks, now)
             }
-            Command::Claim { limit, kind, kind_max_active, max_active, lease_ms } => {
+            Command::Claim { limit, kind, kind_max_active, max_active, lease_ms, start } => {
                 let mut request = ClaimRequest::new(
                     "runner-a",
                     u32::from(limit),
@@ -190,6 +218,9 @@ impl World {
                 }
                 if let Some(max) = max_active {
                     request = request.max_active(u32::from(max));
+                }
+                if start {
+                    return self.claim_and_start(&request, now, store, model);
                 }
                 let from_store = store.claim(&request, now);
                 let from_model = model.claim(&request, now);

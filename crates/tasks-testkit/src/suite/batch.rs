@@ -12,7 +12,7 @@ use tasks_core::{
 
 use super::support::{
     T0, assert_unchanged, assert_unchanged_except, at_s, claim, fetch, forged_lease, lease,
-    picture, put, request, running, task_id, tid,
+    picture, put, request, running, task_id, task_with, tid,
 };
 
 /// A record with what differs between twin tasks blanked: the id and the lease token.
@@ -101,6 +101,55 @@ pub fn start_batch_matches_single_starts(store: &dyn TaskStore) {
     let started = fetch(store, &c.id);
     assert_eq!((started.status, started.revision), (TaskStatus::Running, c.revision + 1));
     assert_unchanged_except(store, &before, &[&c.id], "the refused items of a start batch");
+}
+
+/// `claim_and_start`: "One item per claimed task, in claim order: `claimed` is exactly what
+/// `claim` would return, `started` exactly what `start` with its lease would then return ...,
+/// and the store holds `started`." Twin tasks go through `claim` then `start`, and through
+/// `claim_and_start`, at the same instant; the claim rules are the claim's own (here: a task
+/// not yet due and a second task of a busy concurrency key are left queued).
+pub fn claim_and_start_matches_claim_then_start(store: &dyn TaskStore) {
+    let keyed = |id: &str| {
+        task_with("work", id, tasks_core::EnqueueOptions::new().concurrency_key("one-at-a-time"))
+    };
+    put(store, task_id("work", "a1"), T0);
+    put(store, task_id("work", "a2"), T0);
+    let now = at_s(1);
+    let claimed = claim(store, &request(5), now);
+    let singles: Vec<_> = claimed.iter().map(|record| store.start(&lease(record), now)).collect();
+    put(store, task_id("work", "b1"), T0);
+    put(store, task_id("work", "b2"), T0);
+    let before = picture(store);
+    let items = store.claim_and_start(&request(5), now).expect("claimed and started");
+    assert_eq!(items.len(), claimed.len(), "the same claim rules: one item per claimed task");
+    let ids: Vec<&TaskId> = items.iter().map(|item| &item.claimed.id).collect();
+    assert_eq!(ids, [&tid("b1"), &tid("b2")], "in claim order");
+    for ((item, single_claim), single_start) in items.iter().zip(&claimed).zip(&singles) {
+        assert_eq!(twin_view(&item.claimed), twin_view(single_claim), "claimed as claim claims");
+        assert_eq!(twin_outcome(&item.started), twin_outcome(single_start), "started as start");
+        let started = item.started.as_ref().expect("a task just claimed starts");
+        assert_eq!(started.lease_token, item.claimed.lease_token, "the claim's lease runs on");
+        assert_eq!(started.revision, item.claimed.revision + 1, "the start is one change more");
+        assert_eq!(&fetch(store, &started.id), started, "the store holds the started task");
+    }
+    let changed: Vec<&TaskId> = items.iter().map(|item| &item.claimed.id).collect();
+    assert_unchanged_except(store, &before, &changed, "claim_and_start of the due tasks");
+
+    // The claim's rules hold: of two due tasks sharing a concurrency key one is taken, and a
+    // task not yet due stays queued; nothing due gives nothing.
+    put(store, keyed("k1"), T0);
+    put(store, keyed("k2"), T0);
+    put(
+        store,
+        task_with("later", "l1", tasks_core::EnqueueOptions::new().scheduled_at(at_s(60))),
+        T0,
+    );
+    let items = store.claim_and_start(&request(5), at_s(2)).expect("claimed and started");
+    let ids: Vec<&TaskId> = items.iter().map(|item| &item.claimed.id).collect();
+    assert_eq!(ids, [&tid("k1")], "one task per concurrency key, none not due");
+    assert_eq!(fetch(store, &tid("k2")).status, TaskStatus::Queued);
+    assert_eq!(fetch(store, &tid("l1")).status, TaskStatus::Queued);
+    assert!(store.claim_and_start(&request(5), at_s(3)).expect("an empty claim").is_empty());
 }
 
 /// `finish_batch`: "One result per finish, in input order, each exactly what the single call

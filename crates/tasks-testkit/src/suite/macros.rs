@@ -107,6 +107,7 @@ macro_rules! __conformance_behaviours {
             retry_refuses_while_dedupe_key_is_held,
             // batched worker writes
             start_batch_matches_single_starts,
+            claim_and_start_matches_claim_then_start,
             finish_batch_matches_single_finishes,
             finish_batch_refuses_only_stale_items,
             empty_batches_change_nothing,
