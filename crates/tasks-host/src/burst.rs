@@ -39,8 +39,8 @@ pub(crate) trait Burst: Sized + 'static {
     fn writer(inner: &Inner) -> &BurstWriter<Self>;
     /// Writes a burst in one store call: one answer per item, in order.
     fn write(store: &dyn TaskStore, items: &[Self::Item], clock: &dyn Clock) -> Answers;
-    /// Tells listeners how an accepted write left its task.
-    fn tell(inner: &Inner, record: &TaskRecord);
+    /// Tells listeners how the accepted writes of a burst left their tasks, in order.
+    fn tell<'r>(inner: &Inner, records: impl Iterator<Item = &'r TaskRecord>);
 }
 
 /// The final writes of attempts.
@@ -59,8 +59,8 @@ impl Burst for Finishes {
         store.finish_batch(finishes, clock.now())
     }
 
-    fn tell(inner: &Inner, record: &TaskRecord) {
-        inner.emit_task(event_of_end(record), record);
+    fn tell<'r>(inner: &Inner, records: impl Iterator<Item = &'r TaskRecord>) {
+        inner.emit_tasks(records.map(|record| (event_of_end(record), record)));
     }
 }
 
@@ -233,9 +233,7 @@ fn write_bursts<B: Burst>(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn
 fn answer<B: Burst>(inner: &Inner, replies: Vec<Reply>, answers: Answers) {
     match answers {
         Ok(answers) => {
-            for record in answers.iter().flatten() {
-                B::tell(inner, record);
-            }
+            B::tell(inner, answers.iter().flatten());
             let mut answers = answers.into_iter();
             for reply in replies {
                 let answer = answers.next().unwrap_or_else(|| {

@@ -50,19 +50,20 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
                 }
             }
         }
-        // Final writes made by now free their slots within two writes at most (the burst in
-        // flight, then the one they wait for): wait for them, so this claim can take those
-        // slots too instead of leaving them to a second, smaller claim. Bursts begun later are not
-        // waited for, so a busy writer cannot hold claims back for long.
+        // An attempt gives its slot back when its execution ends, before its final write. Wait
+        // for the final writes made by now (at most the burst in flight and the next one): a
+        // claim would mostly queue behind them for the store's writer, and meanwhile more
+        // executions end and free their slots, so this claim takes those too instead of leaving
+        // them to a second, smaller claim. Bursts begun later are not waited for, so a busy
+        // writer cannot hold claims back for long.
         if let Some(ticket) = inner.finishes.pending_burst() {
             tokio::select! {
                 () = inner.finishes.landed(ticket) => {}
                 _ = shutdown.changed() => continue,
             }
-            // Best effort: one yield gives the attempts the burst answered a chance to end and
-            // give their slots back before this claim counts free slots. Nothing waits for
-            // them: an attempt not done by then (on another worker, not yet scheduled) still
-            // holds its slot for this claim, and a later claim takes that slot.
+            // Best effort: one yield lets executions that are ending give their slots back
+            // before this claim counts free slots. Nothing waits for them: a slot still held
+            // then is taken by a later claim.
             tokio::task::yield_now().await;
         }
         let Some(request) = claim_request(&inner) else { continue };
@@ -70,12 +71,11 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
         let claim = move |store: &dyn TaskStore, now| {
             let items = store.claim_and_start(&request, now)?;
             // Told here, on the blocking thread, right after the durable write and in order.
-            for item in &items {
-                teller.emit_task(HostEventType::TaskClaimed, &item.claimed);
-                if let Ok(started) = &item.started {
-                    teller.emit_task(HostEventType::TaskStarted, started);
-                }
-            }
+            teller.emit_tasks(items.iter().flat_map(|item| {
+                let started = item.started.as_ref().ok();
+                std::iter::once((HostEventType::TaskClaimed, &item.claimed))
+                    .chain(started.map(|started| (HostEventType::TaskStarted, started)))
+            }));
             let saturated = saturated(&request, items.iter().map(|item| &item.claimed));
             Ok((saturated, claimed(&teller, items)))
         };

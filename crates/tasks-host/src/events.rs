@@ -2,7 +2,9 @@
 //! removes a listener.
 //!
 //! Events are built where they happen and handed to one dispatcher thread per host, which calls
-//! the listeners in order: host listeners get every [`TaskHostEvent`], lifecycle listeners the
+//! the listeners in order (events made together, such as those of one claim or one burst of
+//! final writes, go over in one hand-off, so a busy host wakes the dispatcher once per batch,
+//! not once per event): host listeners get every [`TaskHostEvent`], lifecycle listeners the
 //! [`TaskLifecycleEvent`] it stands for (the spec's eleven names, each with the task's snapshot,
 //! step events with their step). A slow or blocking listener therefore delays other listeners
 //! but never a task, the claim loop or a runtime worker; a panicking listener is caught and
@@ -30,7 +32,7 @@ struct Listeners {
 #[derive(Default)]
 pub(crate) struct EventBus {
     listeners: Arc<Listeners>,
-    sender: OnceLock<Mutex<Sender<TaskHostEvent>>>,
+    sender: OnceLock<Mutex<Sender<Vec<TaskHostEvent>>>>,
 }
 
 /// A registered listener. Dropping it keeps the listener; [`Subscription::unsubscribe`] removes
@@ -104,18 +106,23 @@ impl EventBus {
 
     /// Hands an event to the dispatcher. Never blocks.
     pub(crate) fn emit(&self, event: TaskHostEvent) {
-        if !self.has_listeners() {
+        self.emit_all(vec![event]);
+    }
+
+    /// Hands `events` to the dispatcher together, in order.
+    pub(crate) fn emit_all(&self, events: Vec<TaskHostEvent>) {
+        if events.is_empty() || !self.has_listeners() {
             return;
         }
         if let Some(sender) = self.sender.get() {
             let sender = sender.lock().unwrap_or_else(PoisonError::into_inner);
             // The dispatcher only ends with the bus, so a send cannot fail while we hold it.
-            let _ = sender.send(event);
+            let _ = sender.send(events);
         }
     }
 }
 
-fn spawn_dispatcher(listeners: Arc<Listeners>) -> Sender<TaskHostEvent> {
+fn spawn_dispatcher(listeners: Arc<Listeners>) -> Sender<Vec<TaskHostEvent>> {
     let (sender, receiver) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("tasks-host-events".into())
@@ -126,8 +133,8 @@ fn spawn_dispatcher(listeners: Arc<Listeners>) -> Sender<TaskHostEvent> {
     sender
 }
 
-fn dispatch(listeners: &Listeners, receiver: &Receiver<TaskHostEvent>) {
-    while let Ok(event) = receiver.recv() {
+fn dispatch(listeners: &Listeners, receiver: &Receiver<Vec<TaskHostEvent>>) {
+    while let Ok(events) = receiver.recv() {
         let host: Vec<HostListener> = listeners
             .host
             .read()
@@ -135,10 +142,6 @@ fn dispatch(listeners: &Listeners, receiver: &Receiver<TaskHostEvent>) {
             .iter()
             .map(|(_, listener)| Arc::clone(listener))
             .collect();
-        for listener in host {
-            // A listener that panics loses this event, not its subscription nor the others.
-            let _ = catch_unwind(AssertUnwindSafe(|| listener(&event)));
-        }
         let lifecycle: Vec<LifecycleListener> = listeners
             .lifecycle
             .read()
@@ -146,12 +149,18 @@ fn dispatch(listeners: &Listeners, receiver: &Receiver<TaskHostEvent>) {
             .iter()
             .map(|(_, listener)| Arc::clone(listener))
             .collect();
-        if lifecycle.is_empty() {
-            continue;
-        }
-        if let Some(lifecycle_event) = event.to_lifecycle() {
-            for listener in lifecycle {
-                let _ = catch_unwind(AssertUnwindSafe(|| listener(&lifecycle_event)));
+        for event in &events {
+            for listener in &host {
+                // A listener that panics loses this event, not its subscription nor the others.
+                let _ = catch_unwind(AssertUnwindSafe(|| listener(event)));
+            }
+            if lifecycle.is_empty() {
+                continue;
+            }
+            if let Some(lifecycle_event) = event.to_lifecycle() {
+                for listener in &lifecycle {
+                    let _ = catch_unwind(AssertUnwindSafe(|| listener(&lifecycle_event)));
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 //! Every method that touches the store is `async` and runs the store call on a blocking thread;
 //! they must be called from inside a tokio runtime. The handle is cheap to clone.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -408,9 +409,14 @@ impl TaskHost {
             let run = lock(&self.inner.run);
             (run.status, run.started_at)
         };
+        // Attempts still making their final write count: their tasks are not done yet.
         let (active, active_by_kind) = {
-            let slots = lock(&self.inner.slots);
-            (slots.active(), slots.by_kind())
+            let running = lock(&self.inner.running);
+            let mut by_kind: BTreeMap<String, u32> = BTreeMap::new();
+            for attempt in running.values() {
+                *by_kind.entry(attempt.kind.clone()).or_default() += 1;
+            }
+            (u32::try_from(running.len()).unwrap_or(u32::MAX), by_kind)
         };
         let mut kinds: Vec<String> = self
             .inner

@@ -79,6 +79,25 @@ impl Inner {
         self.events.emit(event);
     }
 
+    /// Emits task events about these records, in order, as one batch (see `events`).
+    pub(crate) fn emit_tasks<'r>(
+        &self,
+        events: impl IntoIterator<Item = (HostEventType, &'r TaskRecord)>,
+    ) {
+        if !self.events.has_listeners() {
+            return;
+        }
+        let now = self.store.now();
+        let events = events
+            .into_iter()
+            .map(|(event_type, record)| {
+                TaskHostEvent::task(event_type, record.clone(), now)
+                    .with_runner(self.runner_id.clone())
+            })
+            .collect();
+        self.events.emit_all(events);
+    }
+
     /// Emits a runner event (started, stopped, error, retention).
     pub(crate) fn emit_runner(
         &self,
@@ -115,12 +134,24 @@ impl Inner {
             // attempt, the state shows no active task either.
             let key = (attempt.id.clone(), attempt.number);
             if running.contains_key(&key) {
-                lock(&self.slots).release(&attempt.kind);
+                if attempt.holds_slot.swap(false, Ordering::SeqCst) {
+                    lock(&self.slots).release(&attempt.kind);
+                }
                 running.remove(&key);
             }
         }
         self.waker.nudge();
         self.drained.notify_waiters();
+    }
+
+    /// Gives back the slot of an attempt whose execution ended, before its final write: the
+    /// host's concurrency bounds the executions, and the claim loop may fill the slot while
+    /// the final write is made. The attempt stays known (`running`) until it ends.
+    pub(crate) fn free_slot(&self, attempt: &Attempt) {
+        if attempt.holds_slot.swap(false, Ordering::SeqCst) {
+            lock(&self.slots).release(&attempt.kind);
+            self.waker.nudge();
+        }
     }
 
     /// The newest attempt of task `id` running on this host, if any.

@@ -1,9 +1,11 @@
-//! [`Slots`]: how many tasks this host runs, in all and per kind, against its limits. The claim
-//! loop asks for exactly the free slots; a finished attempt gives its slot back.
+//! [`Slots`]: how many executions this host runs, in all and per kind, against its limits. The
+//! claim loop asks for exactly the free slots; an attempt gives its slot back when its
+//! execution ends, before its final write (the host's state counts attempts until that write,
+//! from the attempts it knows).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-/// Tasks running on this host, in all and per kind.
+/// Executions running on this host, in all and per kind.
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
     active: u32,
@@ -16,14 +18,9 @@ impl Slots {
         limit.saturating_sub(self.active)
     }
 
-    /// Tasks of `kind` running.
+    /// Executions of `kind` running.
     pub(crate) fn active_of(&self, kind: &str) -> u32 {
         self.by_kind.get(kind).copied().unwrap_or(0)
-    }
-
-    /// Tasks running in all.
-    pub(crate) fn active(&self) -> u32 {
-        self.active
     }
 
     pub(crate) fn acquire(&mut self, kind: &str) {
@@ -44,10 +41,5 @@ impl Slots {
                 self.by_kind.remove(kind);
             }
         }
-    }
-
-    /// Tasks running per kind, for the host's state.
-    pub(crate) fn by_kind(&self) -> BTreeMap<String, u32> {
-        self.by_kind.iter().map(|(kind, count)| (kind.clone(), *count)).collect()
     }
 }

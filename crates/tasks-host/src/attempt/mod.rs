@@ -93,6 +93,9 @@ pub(crate) struct Attempt {
     cancel: CancelHandle,
     cause: Mutex<Option<StopCause>>,
     lease_lost: AtomicBool,
+    /// Whether the attempt still holds its slot of the host's concurrency: from its launch until
+    /// its execution ended (see `Inner::free_slot`).
+    pub(crate) holds_slot: AtomicBool,
     /// Wakes the supervisor when a stop cause is set or the lease is lost.
     pub(crate) stop_notify: Notify,
     pub(crate) reports: Mutex<Reports>,
@@ -110,6 +113,7 @@ impl Attempt {
             cancel: CancelHandle::new(),
             cause: Mutex::new(None),
             lease_lost: AtomicBool::new(false),
+            holds_slot: AtomicBool::new(true),
             stop_notify: Notify::new(),
             reports: Mutex::new(Reports {
                 record,
@@ -256,6 +260,8 @@ pub(crate) async fn drive(
     };
     let handle = tokio::spawn(registration.executor.execute(execution));
     let ending = supervise::Supervisor::new(&mut finisher, &registration).run(handle).await;
+    // The execution is over: its slot may run another task while the final write is made.
+    inner.free_slot(attempt);
     finisher.finish(ending, &registration).await;
 }
 
