@@ -59,11 +59,11 @@ fn apply<T>(
 ) -> Result<BatchResults, StoreError> {
     let admitted: Vec<Result<&Lease, StoreError>> = items.iter().map(&admit).collect();
     let ids: Vec<&TaskId> = admitted.iter().flatten().map(|lease| &lease.task_id).collect();
-    // Each task as loaded, and as the items so far left it.
-    let mut tasks: HashMap<TaskId, (TaskRecord, TaskRecord)> = load(tx, &ids)?
-        .into_iter()
-        .map(|record| (record.id.clone(), (record.clone(), record)))
-        .collect();
+    // Each task as loaded, and which result holds it as the items so far left it (none yet:
+    // it is as loaded). Results are not cloned to be kept: a later item of the same task reads
+    // its record from the results.
+    let mut tasks: HashMap<TaskId, (TaskRecord, Option<usize>)> =
+        load(tx, &ids)?.into_iter().map(|record| (record.id.clone(), (record, None))).collect();
     let mut results: BatchResults = Vec::with_capacity(items.len());
     for (item, admitted) in items.iter().zip(admitted) {
         let lease = match admitted {
@@ -74,13 +74,17 @@ fn apply<T>(
             }
         };
         // A task that no longer exists has lost its lease too.
-        let Some((_, current)) = tasks.get_mut(&lease.task_id) else {
+        let Some((loaded, latest)) = tasks.get_mut(&lease.task_id) else {
             results.push(Err(StoreError::LeaseLost { id: lease.task_id.clone() }));
             continue;
         };
+        let current = match *latest {
+            Some(index) => results[index].as_ref().unwrap_or(loaded),
+            None => loaded,
+        };
         match transition(item, current) {
             Ok(next) => {
-                *current = next.clone();
+                *latest = Some(results.len());
                 results.push(Ok(next));
             }
             Err(refusal) => results.push(Err(StoreError::refused(&lease.task_id, refusal))),
@@ -88,8 +92,10 @@ fn apply<T>(
     }
     let changed: Vec<(&TaskRecord, &TaskRecord)> = tasks
         .values()
-        .filter(|(loaded, current)| current.revision != loaded.revision)
-        .map(|(loaded, current)| (loaded, current))
+        .filter_map(|(loaded, latest)| {
+            let current = results[(*latest)?].as_ref().ok()?;
+            (current.revision != loaded.revision).then_some((loaded, current))
+        })
         .collect();
     update::update_records(tx, &changed)?;
     insert::log_updates(tx, results.iter().filter_map(|result| result.as_ref().ok()))?;

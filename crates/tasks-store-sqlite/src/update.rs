@@ -132,13 +132,14 @@ pub(crate) fn update_records(
                     .enumerate()
                     .map(|(i, column)| format!("{column} = ?{}", i + 2))
                     .collect();
-                format!("UPDATE tasks SET {} WHERE id = ?1", assignments.join(", "))
+                format!("UPDATE OR ROLLBACK tasks SET {} WHERE id = ?1", assignments.join(", "))
             } else {
                 let row = format!("({})", vec!["?"; columns.len() + 1].join(", "));
                 let assignments: Vec<String> =
                     columns.iter().map(|column| format!("{column} = v.{column}")).collect();
                 format!(
-                    "WITH v(id, {}) AS (VALUES {}) UPDATE tasks SET {} FROM v WHERE tasks.id = v.id",
+                    "WITH v(id, {}) AS (VALUES {}) \
+                     UPDATE OR ROLLBACK tasks SET {} FROM v WHERE tasks.id = v.id",
                     columns.join(", "),
                     vec![row.as_str(); size].join(", "),
                     assignments.join(", ")
