@@ -15,7 +15,7 @@ use tasks_core::{
 use tasks_exec_inproc::{TaskContext, TaskFailure, from_fn};
 use tasks_host::{HandlerRegistration, HostStatus, RetryPolicy, TaskHost};
 
-use crate::support::{Recorder, STARTED, Wrapped, eventually, fast_options};
+use crate::support::{Recorder, STARTED, Wrapped, eventually, fast_options, record};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -172,6 +172,50 @@ pub(crate) async fn state_and_restart(store: Arc<dyn TaskStore>) {
         .filter(|event| event.event_type == tasks_core::HostEventType::RunnerStarted)
         .count();
     assert_eq!(starts, 2);
+}
+
+/// An attempt gives its concurrency slot back when its execution ends, but the host's state
+/// counts it as active, and `stop` waits for it, until its final write has landed.
+pub(crate) async fn an_attempt_is_active_until_its_final_write_lands(store: Arc<dyn TaskStore>) {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&ran);
+    let handler = from_fn(move |_: Value, _ctx: TaskContext| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, TaskFailure>(json!("done"))
+        }
+    });
+    let wrapped = Arc::new(Wrapped::new(Arc::clone(&store)));
+    let host = TaskHost::builder_from_arc(Arc::clone(&wrapped) as Arc<dyn TaskStore>)
+        .options(fast_options("runner-a").concurrency(1))
+        .handler(HandlerRegistration::new("quick", handler))
+        .build()
+        .expect("valid");
+    let events = Recorder::attach(&host);
+    wrapped.finishes.close();
+    host.start().await.expect("started");
+    let id = host.enqueue("quick", &json!(null), EnqueueOptions::new()).await.expect("ok").task.id;
+    let probe = Arc::clone(&wrapped);
+    eventually("the final write to reach the store", || {
+        let probe = Arc::clone(&probe);
+        async move { probe.calls("finish_batch") == 1 }
+    })
+    .await;
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "the execution is over");
+    assert_eq!(host.state().active, 1, "a task whose final write is pending is still active");
+    assert_eq!(host.state().active_by_kind.get("quick"), Some(&1));
+    let stopping = {
+        let host = host.clone();
+        tokio::spawn(async move { host.stop().await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!stopping.is_finished(), "stop waits for the pending final write");
+    wrapped.finishes.open();
+    stopping.await.expect("joined").expect("stopped");
+    events.wait(&id, L::Succeeded).await;
+    assert_eq!(host.state().active, 0);
+    assert_eq!(record(&store, &id).await.status, tasks_core::TaskStatus::Succeeded);
 }
 
 pub(crate) async fn per_kind_and_global_concurrency_hold(store: Arc<dyn TaskStore>) {

@@ -23,6 +23,7 @@ macro_rules! host_scenarios {
             basics::handlers_registered_at_runtime_run,
             basics::state_and_restart,
             basics::per_kind_and_global_concurrency_hold,
+            basics::an_attempt_is_active_until_its_final_write_lands,
             basics::store_calls_stay_off_runtime_workers,
             basics::bulk_enqueue_runs_every_task,
             bursts::attempts_ending_together_each_end_as_alone,

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tasks_core::{
@@ -31,6 +31,35 @@ pub(crate) struct Wrapped {
     /// When set, a recovery that requeued tasks wakes this host and returns only once the
     /// host has claimed and started a task again.
     pub(crate) claim_before_recovery_returns: OnceLock<ClaimWaker>,
+    /// While closed, `finish_batch` waits at it (see [`Gate`]).
+    pub(crate) finishes: Gate,
+}
+
+/// A gate calls wait at while it is closed; open by default.
+#[derive(Default)]
+pub(crate) struct Gate {
+    closed: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    pub(crate) fn close(&self) {
+        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    pub(crate) fn open(&self) {
+        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        self.opened.notify_all();
+    }
+
+    /// Waits while the gate is closed, for at most the tests' patience.
+    fn pass(&self) {
+        let closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        let _open = self
+            .opened
+            .wait_timeout_while(closed, super::PATIENCE, |closed| *closed)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
 }
 
 /// Whether this thread is a tokio worker: `block_on` refuses to run there, exactly as the
@@ -51,6 +80,7 @@ impl Wrapped {
             violations: Arc::default(),
             dropped: Arc::default(),
             claim_before_recovery_returns: OnceLock::new(),
+            finishes: Gate::default(),
         }
     }
 
@@ -159,6 +189,7 @@ impl TaskStore for Wrapped {
         now: Timestamp,
     ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
         self.enter("finish_batch");
+        self.finishes.pass();
         self.inner.finish_batch(finishes, now)
     }
     fn heartbeat(
