@@ -114,7 +114,7 @@ fn main() {
     const BULK_CEILING: &str = "  ceiling: INSERT from unnest, bare table";
     const CYCLE: &str = "claim 100 + finish_batch 100";
     const CYCLE_CEILING: &str = "  ceiling: claim and complete, bare table";
-    const LIFECYCLE: &str = "claim 100 + start_batch + finish_batch";
+    const LIFECYCLE: &str = "claim_and_start 100 + finish_batch";
     const PER_CALL: &str = "claim 100 + complete one per call";
     if wanted(BULK) {
         let ceiling = bench.median(|| ceiling_bulk_insert(&bench));
@@ -438,7 +438,7 @@ fn drain(store: &PostgresTaskStore) {
 enum Lifecycle {
     /// One `finish_batch`.
     Batched,
-    /// `start_batch`, then `finish_batch` (the host's lifecycle).
+    /// Claimed with `claim_and_start`, then one `finish_batch` (the host's lifecycle).
     Started,
     /// One `complete` per task.
     PerCall,
@@ -456,15 +456,17 @@ fn claim_finish(bench: &Bench, store: &PostgresTaskStore, lifecycle: Lifecycle) 
     timed(bench, move |index| {
         let request =
             ClaimRequest::new(format!("bench-{index}"), BATCH as u32, Duration::from_secs(600));
-        let claimed = store.claim(&request, now()).unwrap();
+        let claimed = match lifecycle {
+            Lifecycle::Started => store
+                .claim_and_start(&request, now())
+                .unwrap()
+                .into_iter()
+                .map(|item| item.started.unwrap())
+                .collect(),
+            Lifecycle::Batched | Lifecycle::PerCall => store.claim(&request, now()).unwrap(),
+        };
         match lifecycle {
             Lifecycle::Batched | Lifecycle::Started => {
-                if matches!(lifecycle, Lifecycle::Started) {
-                    let leases: Vec<Lease> = claimed.iter().map(|t| t.lease().unwrap()).collect();
-                    for result in store.start_batch(&leases, now()).unwrap() {
-                        result.unwrap();
-                    }
-                }
                 for result in store.finish_batch(&completions(&claimed), now()).unwrap() {
                     result.unwrap();
                 }
