@@ -284,8 +284,10 @@ pub trait TaskStore: Send + Sync {
     /// - The outer `Err` is for the store failing as a whole; then nothing was written.
     ///
     /// The default body calls [`TaskStore::claim`] then [`TaskStore::start_batch`], two
-    /// writes: a failure between them leaves the tasks claimed, to be started or recovered as
-    /// any claimed task. The stores of this workspace claim and start in one transaction.
+    /// writes: when the second fails as a whole, the tasks stay claimed and each item carries
+    /// that error (the claim did happen, so the outer result is not an `Err`); the runner gives
+    /// them back or lets their leases run out. The stores of this workspace claim and start in
+    /// one transaction.
     fn claim_and_start(
         &self,
         request: &ClaimRequest,
@@ -302,17 +304,26 @@ pub trait TaskStore: Send + Sync {
                 source: None,
             });
         }
-        let started = self.start_batch(&leases, now)?;
-        if started.len() != claimed.len() {
-            return Err(StoreError::Backend {
-                message: "the store answered fewer starts than it was given".into(),
-                source: None,
-            });
-        }
+        let mut started = match self.start_batch(&leases, now) {
+            Ok(started) => started.into_iter(),
+            Err(error) => {
+                return Ok(claimed
+                    .into_iter()
+                    .map(|claimed| ClaimedStart { claimed, started: Err(error.duplicate()) })
+                    .collect());
+            }
+        };
         Ok(claimed
             .into_iter()
-            .zip(started)
-            .map(|(claimed, started)| ClaimedStart { claimed, started })
+            .map(|claimed| {
+                let started = started.next().unwrap_or_else(|| {
+                    Err(StoreError::Backend {
+                        message: "the store answered fewer starts than it was given".into(),
+                        source: None,
+                    })
+                });
+                ClaimedStart { claimed, started }
+            })
             .collect())
     }
 

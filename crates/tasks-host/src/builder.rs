@@ -1,7 +1,7 @@
 //! [`TaskHostBuilder`]: a host from a store, handler registrations, runner options and a clock.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tasks_core::{Clock, SeededRandom, SystemClock, TaskId, TaskStore};
@@ -98,6 +98,7 @@ impl TaskHostBuilder {
             drained: Notify::new(),
             random: Mutex::new(random),
             stopping: AtomicBool::new(false),
+            claims_answered: AtomicU64::new(0),
             run: Mutex::new(RunState::new()),
         };
         Ok(TaskHost { inner: Arc::new(inner) })

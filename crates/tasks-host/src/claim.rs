@@ -69,15 +69,23 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
         let Some(request) = claim_request(&inner) else { continue };
         let teller = Arc::clone(&inner);
         let claim = move |store: &dyn TaskStore, now| {
-            let items = store.claim_and_start(&request, now)?;
-            // Told here, on the blocking thread, right after the durable write and in order.
-            teller.emit_tasks(items.iter().flat_map(|item| {
-                let started = item.started.as_ref().ok();
-                std::iter::once((HostEventType::TaskClaimed, &item.claimed))
+            let items = store.claim_and_start(&request, now);
+            teller.claims_answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let items = items?;
+            let claimed = claimed(&teller, items);
+            // Told here, on the blocking thread, right after the durable write and in order;
+            // `task:started` only for the tasks that will run here (the store started the
+            // others too, and the attempt gives them back or fails them at once).
+            teller.emit_tasks(claimed.iter().flat_map(|entry| {
+                let started = match &entry.start {
+                    Start::Started(answer) => answer.as_ref().as_ref().ok(),
+                    Start::NotStarted => None,
+                };
+                std::iter::once((HostEventType::TaskClaimed, &entry.record))
                     .chain(started.map(|started| (HostEventType::TaskStarted, started)))
             }));
-            let saturated = saturated(&request, items.iter().map(|item| &item.claimed));
-            Ok((saturated, claimed(&teller, items)))
+            let saturated = saturated(&request, claimed.iter().map(|entry| &entry.record));
+            Ok((saturated, claimed))
         };
         match inner.store.call(claim).await {
             Ok((saturated, claimed)) => {

@@ -2,7 +2,7 @@
 //! its maintenance loops, with the small helpers they all use (emitting events, freeing slots).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use tasks_core::{
@@ -39,6 +39,10 @@ pub(crate) struct Inner {
     pub(crate) random: Mutex<SeededRandom>,
     /// Set from the moment `stop` begins until the next `start`: no new attempt starts.
     pub(crate) stopping: AtomicBool,
+    /// Claims the store has answered so far: an attempt whose slot was freed before its final
+    /// write notes the count, to know whether a claim ran while the store still counted its
+    /// task active.
+    pub(crate) claims_answered: AtomicU64,
     pub(crate) run: Mutex<RunState>,
 }
 
@@ -128,6 +132,7 @@ impl Inner {
 
     /// Forgets a finished attempt: frees its slot, wakes the claim loop and `stop`.
     pub(crate) fn attempt_ended(&self, attempt: &Attempt) {
+        let mut claim_again = false;
         {
             let mut running = lock(&self.running);
             // The slot is freed before the attempt leaves the map, so that once `stop` sees no
@@ -136,11 +141,22 @@ impl Inner {
             if running.contains_key(&key) {
                 if attempt.holds_slot.swap(false, Ordering::SeqCst) {
                     lock(&self.slots).release(&attempt.kind);
+                } else {
+                    // The slot was freed before the final write. A claim made since then saw
+                    // this task still claimed or running (its concurrency key held, its kind's
+                    // store-wide count one higher) and may have come back short: claim again
+                    // now that the write has landed, not at the next poll.
+                    let freed_at = attempt.slot_freed_at.load(Ordering::SeqCst);
+                    claim_again = self.claims_answered.load(Ordering::SeqCst) != freed_at;
                 }
                 running.remove(&key);
             }
         }
-        self.waker.nudge();
+        if claim_again {
+            self.waker.wake();
+        } else {
+            self.waker.nudge();
+        }
         self.drained.notify_waiters();
     }
 
@@ -149,6 +165,9 @@ impl Inner {
     /// the final write is made. The attempt stays known (`running`) until it ends.
     pub(crate) fn free_slot(&self, attempt: &Attempt) {
         if attempt.holds_slot.swap(false, Ordering::SeqCst) {
+            attempt
+                .slot_freed_at
+                .store(self.claims_answered.load(Ordering::SeqCst), Ordering::SeqCst);
             lock(&self.slots).release(&attempt.kind);
             self.waker.nudge();
         }

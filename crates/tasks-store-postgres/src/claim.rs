@@ -79,52 +79,71 @@ impl PostgresTaskStore {
         request: &ClaimRequest,
         now: Timestamp,
     ) -> Result<Vec<TaskRecord>, StoreError> {
-        self.claim_with(request, now, false)
+        let sql = &self.inner.sql;
+        self.run(Durability::Full, |conn| {
+            let mut tx = Tx::begin_with(conn, BEGIN_CLAIM)?;
+            let claimed = claim_in(&mut tx, sql, request, now, false)?;
+            tx.commit()?;
+            Ok(claimed)
+        })
     }
 
     /// `claim_and_start` for a validated request: one transaction whose update claims and
     /// starts, so each task is written once, `running`. The claimed record each item also
     /// reports is the started one before `transition::start`: the start changes only the
-    /// status, `startedAt`, the revision and times that equal the claim's; the item is checked
-    /// to be exactly what `transition::start` makes of it.
+    /// status, `startedAt`, the revision and times that equal the claim's; each item is checked
+    /// to be exactly what `transition::start` makes of it before the transaction commits, so a
+    /// mismatch writes nothing.
+    ///
+    /// A lease shorter than the store's millisecond clock has run out as it is given, and
+    /// `start` refuses it: then the tasks are only claimed, and each item carries the refusal,
+    /// as the other stores answer.
     pub(crate) fn claim_and_start_tasks(
         &self,
         request: &ClaimRequest,
         now: Timestamp,
     ) -> Result<Vec<ClaimedStart>, StoreError> {
-        self.claim_with(request, now, true)?
-            .into_iter()
-            .map(|started| {
-                let mut claimed = started.clone();
-                claimed.status = TaskStatus::Claimed;
-                claimed.started_at = None;
-                claimed.revision = started.revision.saturating_sub(1);
-                let token = claimed.lease_token.clone().ok_or_else(|| corrupt("lease token"))?;
-                let expected = transition::start(&claimed, &token, now)
-                    .map_err(|refusal| StoreError::refused(&claimed.id, refusal))?;
-                if expected != started {
-                    return Err(corrupt("a claimed and started task"));
-                }
-                Ok(ClaimedStart { claimed, started: Ok(started) })
-            })
-            .collect()
-    }
-
-    fn claim_with(
-        &self,
-        request: &ClaimRequest,
-        now: Timestamp,
-        start: bool,
-    ) -> Result<Vec<TaskRecord>, StoreError> {
+        if now.saturating_add(request.lease) <= now {
+            return self
+                .claim_tasks(request, now)?
+                .into_iter()
+                .map(|claimed| {
+                    let token =
+                        claimed.lease_token.clone().ok_or_else(|| corrupt("lease token"))?;
+                    let started = transition::start(&claimed, &token, now)
+                        .map_err(|refusal| StoreError::refused(&claimed.id, refusal));
+                    Ok(ClaimedStart { claimed, started })
+                })
+                .collect();
+        }
         let sql = &self.inner.sql;
-        let claimed = self.run(Durability::Full, |conn| {
+        self.run(Durability::Full, |conn| {
             let mut tx = Tx::begin_with(conn, BEGIN_CLAIM)?;
-            let claimed = claim_in(&mut tx, sql, request, now, start)?;
+            let started = claim_in(&mut tx, sql, request, now, true)?;
+            let items = started
+                .into_iter()
+                .map(|started| claimed_before(started, now))
+                .collect::<Result<Vec<_>, StoreError>>()?;
             tx.commit()?;
-            Ok(claimed)
-        })?;
-        Ok(claimed)
+            Ok(items)
+        })
     }
+}
+
+/// The claimed record a task claimed and started at `now` was in between, checked against
+/// `transition::start`.
+fn claimed_before(started: TaskRecord, now: Timestamp) -> Result<ClaimedStart, StoreError> {
+    let mut claimed = started.clone();
+    claimed.status = TaskStatus::Claimed;
+    claimed.started_at = None;
+    claimed.revision = started.revision.saturating_sub(1);
+    let token = claimed.lease_token.clone().ok_or_else(|| corrupt("lease token"))?;
+    let expected = transition::start(&claimed, &token, now)
+        .map_err(|refusal| StoreError::refused(&claimed.id, refusal))?;
+    if expected != started {
+        return Err(corrupt("a claimed and started task"));
+    }
+    Ok(ClaimedStart { claimed, started: Ok(started) })
 }
 
 fn claim_in(

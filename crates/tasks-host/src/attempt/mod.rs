@@ -19,7 +19,7 @@ mod reporter;
 mod supervise;
 mod writes;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tasks_core::{
@@ -96,6 +96,9 @@ pub(crate) struct Attempt {
     /// Whether the attempt still holds its slot of the host's concurrency: from its launch until
     /// its execution ended (see `Inner::free_slot`).
     pub(crate) holds_slot: AtomicBool,
+    /// The host's count of claims answered when the slot was freed early (see
+    /// `Inner::attempt_ended`).
+    pub(crate) slot_freed_at: AtomicU64,
     /// Wakes the supervisor when a stop cause is set or the lease is lost.
     pub(crate) stop_notify: Notify,
     pub(crate) reports: Mutex<Reports>,
@@ -114,6 +117,7 @@ impl Attempt {
             cause: Mutex::new(None),
             lease_lost: AtomicBool::new(false),
             holds_slot: AtomicBool::new(true),
+            slot_freed_at: AtomicU64::new(0),
             stop_notify: Notify::new(),
             reports: Mutex::new(Reports {
                 record,

@@ -218,6 +218,44 @@ pub(crate) async fn an_attempt_is_active_until_its_final_write_lands(store: Arc<
     assert_eq!(record(&store, &id).await.status, tasks_core::TaskStatus::Succeeded);
 }
 
+/// A claim made while a finished execution's last writes are still on their way sees its task
+/// still running (here: its concurrency key held) and comes back short; once those writes land
+/// the host claims again at once, not at the next poll (an hour away here).
+pub(crate) async fn a_claim_short_for_a_finishing_task_is_made_again(store: Arc<dyn TaskStore>) {
+    let handler = from_fn(|_: Value, ctx: TaskContext| async move {
+        ctx.step("working")?;
+        Ok::<_, TaskFailure>(json!("done"))
+    });
+    let wrapped = Arc::new(Wrapped::new(Arc::clone(&store)));
+    let host = TaskHost::builder_from_arc(Arc::clone(&wrapped) as Arc<dyn TaskStore>)
+        .options(fast_options("runner-a").concurrency(1).poll_interval(Duration::from_secs(3600)))
+        .handler(HandlerRegistration::new("keyed", handler))
+        .build()
+        .expect("valid");
+    let events = Recorder::attach(&host);
+    let keyed = || EnqueueOptions::new().concurrency_key("one-at-a-time");
+    let tasks = vec![
+        NewTask::new("keyed", json!(1)).with_options(keyed()),
+        NewTask::new("keyed", json!(2)).with_options(keyed()),
+    ];
+    let queued = host.enqueue_batch(tasks).await.expect("enqueued");
+    // The first task's step write is held: its execution is over, its slot free, its task
+    // still running in the store.
+    wrapped.steps.close();
+    host.start().await.expect("started");
+    let probe = Arc::clone(&wrapped);
+    eventually("a second claim while the first task's writes are held", || {
+        let probe = Arc::clone(&probe);
+        async move { probe.calls("claim_and_start") >= 2 }
+    })
+    .await;
+    assert_eq!(wrapped.calls(STARTED), 1, "the second task's key is still held");
+    wrapped.steps.open();
+    events.wait(&queued[0].task.id, L::Succeeded).await;
+    events.wait(&queued[1].task.id, L::Succeeded).await;
+    host.stop().await.expect("stopped");
+}
+
 pub(crate) async fn per_kind_and_global_concurrency_hold(store: Arc<dyn TaskStore>) {
     #[derive(Default)]
     struct Gauge {

@@ -24,6 +24,7 @@ macro_rules! host_scenarios {
             basics::state_and_restart,
             basics::per_kind_and_global_concurrency_hold,
             basics::an_attempt_is_active_until_its_final_write_lands,
+            basics::a_claim_short_for_a_finishing_task_is_made_again,
             basics::store_calls_stay_off_runtime_workers,
             basics::bulk_enqueue_runs_every_task,
             bursts::attempts_ending_together_each_end_as_alone,

@@ -33,6 +33,8 @@ pub(crate) struct Wrapped {
     pub(crate) claim_before_recovery_returns: OnceLock<ClaimWaker>,
     /// While closed, `finish_batch` waits at it (see [`Gate`]).
     pub(crate) finishes: Gate,
+    /// While closed, `append_steps` waits at it.
+    pub(crate) steps: Gate,
 }
 
 /// A gate calls wait at while it is closed; open by default.
@@ -81,6 +83,7 @@ impl Wrapped {
             dropped: Arc::default(),
             claim_before_recovery_returns: OnceLock::new(),
             finishes: Gate::default(),
+            steps: Gate::default(),
         }
     }
 
@@ -217,6 +220,7 @@ impl TaskStore for Wrapped {
         now: Timestamp,
     ) -> Result<AppendedSteps, StoreError> {
         self.enter("append_steps");
+        self.steps.pass();
         self.inner.append_steps(lease, steps, now)
     }
     fn complete(

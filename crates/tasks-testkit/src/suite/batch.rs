@@ -150,6 +150,17 @@ pub fn claim_and_start_matches_claim_then_start(store: &dyn TaskStore) {
     assert_eq!(fetch(store, &tid("k2")).status, TaskStatus::Queued);
     assert_eq!(fetch(store, &tid("l1")).status, TaskStatus::Queued);
     assert!(store.claim_and_start(&request(5), at_s(3)).expect("an empty claim").is_empty());
+
+    // A lease shorter than a millisecond has run out as it is given: each start is refused as
+    // `start` refuses it, and the store holds the task claimed.
+    put(store, task_id("work", "short"), at_s(4));
+    let mut short = request(1);
+    short.lease = std::time::Duration::from_micros(500);
+    let items = store.claim_and_start(&short, at_s(4)).expect("claimed");
+    assert_eq!(items.len(), 1, "the claim itself stands");
+    let refused = items[0].started.as_ref().map_err(StoreError::kind);
+    assert_eq!(refused.err(), Some(StoreErrorKind::LeaseLost), "the start is refused");
+    assert_eq!(fetch(store, &tid("short")), items[0].claimed, "the store holds it claimed");
 }
 
 /// `finish_batch`: "One result per finish, in input order, each exactly what the single call
