@@ -359,6 +359,13 @@ fn ceiling_insert_batch(conn: &mut Connection, first: usize, size: usize) {
     tx.commit().expect("commit");
 }
 
+/// Queues `count` jobs on the bare table, in batches as the store's `enqueue_all` does.
+fn ceiling_fill(conn: &mut Connection, count: usize) {
+    for first in (0..count).step_by(BULK_BATCH) {
+        ceiling_insert_batch(conn, first, BULK_BATCH.min(count - first));
+    }
+}
+
 fn bulk_enqueue_ceiling(dir: &Path, durability: Durability) -> Sample {
     let mut conn = open_ceiling(dir, durability);
     let timer = Timer::start();
@@ -405,13 +412,7 @@ enum CompleteShape {
 
 fn cycle_ceiling(dir: &Path, durability: Durability, shape: CompleteShape) -> Sample {
     let mut conn = open_ceiling(dir, durability);
-    for batch in 0..CYCLE_TASKS / BULK_BATCH.min(CYCLE_TASKS) {
-        ceiling_insert_batch(&mut conn, batch * BULK_BATCH, BULK_BATCH.min(CYCLE_TASKS));
-    }
-    let rest = CYCLE_TASKS % BULK_BATCH;
-    if rest > 0 {
-        ceiling_insert_batch(&mut conn, CYCLE_TASKS - rest, rest);
-    }
+    ceiling_fill(&mut conn, CYCLE_TASKS);
     let timer = Timer::start();
     let mut done = 0;
     loop {
@@ -453,13 +454,7 @@ fn cycle_ceiling(dir: &Path, durability: Durability, shape: CompleteShape) -> Sa
 /// The host's cycle on the bare table: claim 32 (straight to started), complete them.
 fn host_cycle_ceiling(dir: &Path, durability: Durability) -> Sample {
     let mut conn = open_ceiling(dir, durability);
-    for batch in 0..CYCLE_TASKS / BULK_BATCH {
-        ceiling_insert_batch(&mut conn, batch * BULK_BATCH, BULK_BATCH);
-    }
-    let rest = CYCLE_TASKS % BULK_BATCH;
-    if rest > 0 {
-        ceiling_insert_batch(&mut conn, CYCLE_TASKS - rest, rest);
-    }
+    ceiling_fill(&mut conn, CYCLE_TASKS);
     let output = json!({"ok": true}).to_string();
     let timer = Timer::start();
     let mut done = 0;

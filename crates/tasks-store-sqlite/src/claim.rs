@@ -56,10 +56,7 @@ pub(crate) fn claim(
     now: Timestamp,
 ) -> Result<Vec<TaskRecord>, StoreError> {
     let taken = take(tx, request, now)?;
-    let pairs: Vec<(&TaskRecord, &TaskRecord)> =
-        taken.iter().map(|(old, new)| (old, new)).collect();
-    update::update_records(tx, &pairs)?;
-    insert::log_updates(tx, taken.iter().map(|(_, new)| new))?;
+    write_back(tx, &taken.iter().map(|(old, new)| (old, new)).collect::<Vec<_>>())?;
     Ok(taken.into_iter().map(|(_, new)| new).collect())
 }
 
@@ -83,12 +80,15 @@ pub(crate) fn claim_and_start(
     }
     // What the store holds after: the started task, or the claimed one where the start was
     // refused (a start right after the claim, with its fresh lease, never is).
-    let held: Vec<&TaskRecord> =
-        items.iter().map(|item| item.started.as_ref().unwrap_or(&item.claimed)).collect();
-    let pairs: Vec<(&TaskRecord, &TaskRecord)> = olds.iter().zip(held.iter().copied()).collect();
-    update::update_records(tx, &pairs)?;
-    insert::log_updates(tx, held.into_iter())?;
+    let held = items.iter().map(|item| item.started.as_ref().unwrap_or(&item.claimed));
+    write_back(tx, &olds.iter().zip(held).collect::<Vec<_>>())?;
     Ok(items)
+}
+
+/// Writes each taken task from how it was to how it is now, and logs the change.
+fn write_back(tx: &WriteTx<'_>, pairs: &[(&TaskRecord, &TaskRecord)]) -> Result<(), StoreError> {
+    update::update_records(tx, pairs)?;
+    insert::log_updates(tx, pairs.iter().map(|(_, new)| *new))
 }
 
 /// Picks and claims (in memory) up to `request.limit` due tasks: each as it was, and as the
