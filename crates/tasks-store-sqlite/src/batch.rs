@@ -9,6 +9,7 @@
 //! finds its task already changed by the first). A refused item writes nothing.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use tasks_core::transition;
 use tasks_core::{Finish, Lease, StoreError, TaskId, TaskRecord, Timestamp, TransitionRefusal};
@@ -111,10 +112,13 @@ fn load(tx: &WriteTx<'_>, ids: &[&TaskId]) -> Result<Vec<TaskRecord>, StoreError
         [id] => Ok(row::load_record(tx, id)?.into_iter().collect()),
         _ => {
             let list = row::json(&ids)?;
-            let sql_text = format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE id IN (SELECT value FROM json_each(?1))"
-            );
-            let mut statement = tx.prepare_cached(&sql_text).map_err(sql)?;
+            static TEXT: LazyLock<String> = LazyLock::new(|| {
+                format!(
+                    "SELECT {TASK_COLUMNS} FROM tasks \
+                     WHERE id IN (SELECT value FROM json_each(?1))"
+                )
+            });
+            let mut statement = tx.prepare_cached(&TEXT).map_err(sql)?;
             let mut rows = statement.query([list]).map_err(sql)?;
             let mut records = Vec::with_capacity(ids.len());
             while let Some(row) = rows.next().map_err(sql)? {

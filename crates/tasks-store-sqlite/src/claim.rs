@@ -13,6 +13,7 @@
 //! not two of each in two transactions.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use rusqlite::OptionalExtension;
 use rusqlite::types::Value;
@@ -23,6 +24,7 @@ use tasks_core::{
 
 use crate::error::sql;
 use crate::row::{self, COL_CONCURRENCY_KEY, COL_ID, COL_KIND, TASK_COLUMNS};
+use crate::sql_text::TextMemo;
 use crate::tx::WriteTx;
 use crate::{insert, update};
 
@@ -109,14 +111,12 @@ fn take(
         taken_by_kind: HashMap::new(),
         keys: HashMap::new(),
     };
-    let mut kind_clause = String::new();
     let mut kind_params: Vec<Value> = Vec::new();
     if let KindSelector::Only(kinds) = &request.kinds {
         let distinct: HashSet<&str> = kinds.iter().map(|claim| claim.kind.as_str()).collect();
         if distinct.is_empty() {
             return Ok(Vec::new());
         }
-        kind_clause = format!(" AND kind IN ({})", vec!["?"; distinct.len()].join(", "));
         let mut distinct: Vec<&str> = distinct.into_iter().collect();
         // A stable order keeps the statement text, and so the prepared-statement cache, stable.
         distinct.sort_unstable();
@@ -133,7 +133,7 @@ fn take(
         let mut params: Vec<Value> = vec![now.as_millis().into()];
         params.extend(kind_params.iter().cloned());
         let keyset = match &after {
-            None => "",
+            None => false,
             Some(position) => {
                 params.extend([
                     position.priority.into(),
@@ -142,15 +142,10 @@ fn take(
                     position.scheduled_at.into(),
                     position.id.clone().into(),
                 ]);
-                " AND (priority < ? OR (priority = ? AND (scheduled_at > ? \
-                  OR (scheduled_at = ? AND id > ?))))"
+                true
             }
         };
-        // The page size is a literal: see the module docs of `row`.
-        let sql_text = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'queued' AND scheduled_at <= ?\
-             {kind_clause}{keyset} ORDER BY priority DESC, scheduled_at, id LIMIT {page}"
-        );
+        let sql_text = candidates_text(kind_params.len(), keyset, page);
         let mut statement = tx.prepare_cached(&sql_text).map_err(sql)?;
         let mut rows = statement.query(rusqlite::params_from_iter(params.iter())).map_err(sql)?;
         let mut seen = 0i64;
@@ -186,6 +181,37 @@ fn take(
         }
     }
     Ok(claimed)
+}
+
+thread_local! {
+    /// The candidate queries by (kinds filtered on, after a keyset position, page size).
+    static CANDIDATES: TextMemo<(usize, bool, i64)> = TextMemo::new();
+}
+
+/// The query for one page of claim candidates: queued tasks due by the first parameter, of
+/// `kinds` kinds (0 for any kind; their names follow), after a keyset position when `keyset`
+/// (its five parameters come last), in claim order.
+fn candidates_text(kinds: usize, keyset: bool, page: i64) -> Rc<str> {
+    CANDIDATES.with(|memo| {
+        memo.text(&(kinds, keyset, page), || {
+            let kind_clause = match kinds {
+                0 => String::new(),
+                n => format!(" AND kind IN ({})", vec!["?"; n].join(", ")),
+            };
+            let keyset_clause = if keyset {
+                " AND (priority < ? OR (priority = ? AND (scheduled_at > ? \
+                  OR (scheduled_at = ? AND id > ?))))"
+            } else {
+                ""
+            };
+            // The page size is a literal: see the module docs of `row`.
+            format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'queued' AND scheduled_at <= ?\
+                 {kind_clause}{keyset_clause} ORDER BY priority DESC, scheduled_at, id \
+                 LIMIT {page}"
+            )
+        })
+    })
 }
 
 impl Budget<'_> {

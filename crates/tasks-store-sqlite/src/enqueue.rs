@@ -1,6 +1,8 @@
 //! Enqueueing inside one write transaction: validation, dedupe, duplicate ids, supersede and
 //! insert, in that order, exactly as `tasks_core::enqueue` says.
 
+use std::sync::LazyLock;
+
 use rusqlite::OptionalExtension;
 use tasks_core::transition::{self, superseded_reason};
 use tasks_core::{
@@ -99,11 +101,13 @@ pub(crate) fn open_with_dedupe_key(
     kind: &str,
     key: &str,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    let sql_text = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE kind = ?1 AND dedupe_key = ?2 \
-         AND {OPEN_STATUS} AND cancel_requested_at IS NULL ORDER BY id LIMIT 1"
-    );
-    let mut statement = tx.prepare_cached(&sql_text).map_err(sql)?;
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE kind = ?1 AND dedupe_key = ?2 \
+             AND {OPEN_STATUS} AND cancel_requested_at IS NULL ORDER BY id LIMIT 1"
+        )
+    });
+    let mut statement = tx.prepare_cached(&TEXT).map_err(sql)?;
     let mut rows = statement.query([kind, key]).map_err(sql)?;
     match rows.next().map_err(sql)? {
         Some(row) => row::read_record(row).map(Some),
@@ -117,11 +121,13 @@ fn open_with_supersede_key(
     kind: &str,
     key: &str,
 ) -> Result<Vec<TaskRecord>, StoreError> {
-    let sql_text = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE kind = ?1 AND supersede_key = ?2 \
-         AND {OPEN_STATUS} ORDER BY id"
-    );
-    row::query_records(tx, &sql_text, &[kind.to_owned().into(), key.to_owned().into()])
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE kind = ?1 AND supersede_key = ?2 \
+             AND {OPEN_STATUS} ORDER BY id"
+        )
+    });
+    row::query_records(tx, &TEXT, &[kind.to_owned().into(), key.to_owned().into()])
 }
 
 fn exists(tx: &WriteTx<'_>, id: &TaskId) -> Result<bool, StoreError> {

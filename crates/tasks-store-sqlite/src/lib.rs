@@ -15,6 +15,7 @@ mod options;
 mod reads;
 mod row;
 mod schema;
+mod sql_text;
 mod store;
 mod tx;
 mod update;

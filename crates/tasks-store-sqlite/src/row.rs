@@ -12,6 +12,8 @@
 //! claim). The limits are validated integers, so the text stays safe, and each distinct value
 //! is prepared once and then served from the statement cache.
 
+use std::sync::LazyLock;
+
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Row, params};
 use serde::Serialize;
@@ -96,9 +98,9 @@ pub(crate) fn load_record(
     conn: &rusqlite::Connection,
     id: &TaskId,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    let mut statement = conn
-        .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))
-        .map_err(sql)?;
+    static TEXT: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"));
+    let mut statement = conn.prepare_cached(&TEXT).map_err(sql)?;
     let mut rows = statement.query([id.as_str()]).map_err(sql)?;
     match rows.next().map_err(sql)? {
         Some(row) => read_record(row).map(Some),

@@ -1,15 +1,21 @@
 //! Writing back changed records: only the columns a transition changed, and many records per
 //! statement when they changed the same columns (all tasks of one claim).
 
+use std::rc::Rc;
+
 use rusqlite::types::Value;
 use tasks_core::{LeaseToken, StoreError, TaskRecord, Timestamp};
 
 use crate::error::sql;
 use crate::insert;
 use crate::row::{int, opt_json};
+use crate::sql_text::TextMemo;
 use crate::tx::WriteTx;
 
 /// The mutable columns that differ from `old` to `new`, with their new values.
+///
+/// The set is also returned as a bit mask (bit `i` for the `i`-th column asked about below,
+/// always asked in the same order), the key of the statement texts.
 ///
 /// Core's transitions never touch a task's identity, input, metadata, keys, channels, priority
 /// or creation time, so those are written once, at insert. (The attempt limit changes only in
@@ -17,18 +23,18 @@ use crate::tx::WriteTx;
 /// the columns whose value changed are set: SQLite then leaves alone every index that holds
 /// none of them, so a progress write or a step append (which leave the status and the lease
 /// as they are) rewrites the row and no index entry.
-fn changed_columns(
-    old: &TaskRecord,
-    new: &TaskRecord,
-) -> Result<(Vec<&'static str>, Vec<Value>), StoreError> {
+fn changed_columns(old: &TaskRecord, new: &TaskRecord) -> Result<ChangedColumns, StoreError> {
     let mut columns: Vec<&'static str> = Vec::with_capacity(24);
     let mut values: Vec<Value> = Vec::with_capacity(24);
+    let (mut mask, mut position) = (0u32, 0u32);
     let mut set =
         |column: &'static str, changed: bool, value: &dyn Fn() -> Result<Value, StoreError>| {
             if changed {
+                mask |= 1 << position;
                 columns.push(column);
                 values.push(value()?);
             }
+            position += 1;
             Ok::<(), StoreError>(())
         };
     let text = |value: Option<&str>| value.map_or(Value::Null, |text| Value::Text(text.to_owned()));
@@ -83,7 +89,55 @@ fn changed_columns(
         Ok(Value::Integer(int(new.last_step_seq)?))
     })?;
     set("revision", old.revision != new.revision, &|| Ok(Value::Integer(int(new.revision)?)))?;
-    Ok((columns, values))
+    Ok(ChangedColumns { mask, columns, values })
+}
+
+/// What [`changed_columns`] found: the set of columns (as a mask and as names, in the same
+/// order) and their new values.
+struct ChangedColumns {
+    mask: u32,
+    columns: Vec<&'static str>,
+    values: Vec<Value>,
+}
+
+/// A group of records that changed the same columns: the column set, and one row of
+/// parameters (id, then the new values) per record.
+struct Group {
+    mask: u32,
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<Value>>,
+}
+
+thread_local! {
+    /// The update texts by (column mask, row count).
+    static TEXTS: TextMemo<(u32, usize)> = TextMemo::new();
+}
+
+/// The statement updating `size` records that changed `columns` (whose mask is `mask`).
+fn update_text(mask: u32, columns: &[&'static str], size: usize) -> Rc<str> {
+    TEXTS.with(|memo| {
+        memo.text(&(mask, size), || {
+            if size == 1 {
+                let assignments: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| format!("{column} = ?{}", i + 2))
+                    .collect();
+                format!("UPDATE OR ROLLBACK tasks SET {} WHERE id = ?1", assignments.join(", "))
+            } else {
+                let row = format!("({})", vec!["?"; columns.len() + 1].join(", "));
+                let assignments: Vec<String> =
+                    columns.iter().map(|column| format!("{column} = v.{column}")).collect();
+                format!(
+                    "WITH v(id, {}) AS (VALUES {}) \
+                     UPDATE OR ROLLBACK tasks SET {} FROM v WHERE tasks.id = v.id",
+                    columns.join(", "),
+                    vec![row.as_str(); size].join(", "),
+                    assignments.join(", ")
+                )
+            }
+        })
+    })
 }
 
 /// Writes back the columns a transition changed, from `old` to `new`.
@@ -107,44 +161,26 @@ pub(crate) fn update_records(
     tx: &WriteTx<'_>,
     pairs: &[(&TaskRecord, &TaskRecord)],
 ) -> Result<(), StoreError> {
-    let mut groups: Vec<(Vec<&'static str>, Vec<Vec<Value>>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (old, new) in pairs {
-        let (columns, values) = changed_columns(old, new)?;
-        if columns.is_empty() {
+        let ChangedColumns { mask, columns, values } = changed_columns(old, new)?;
+        if mask == 0 {
             continue;
         }
         let mut row = Vec::with_capacity(values.len() + 1);
         row.push(Value::Text(new.id.as_str().to_owned()));
         row.extend(values);
-        match groups.iter_mut().find(|(existing, _)| *existing == columns) {
-            Some((_, rows)) => rows.push(row),
-            None => groups.push((columns, vec![row])),
+        match groups.iter_mut().find(|group| group.mask == mask) {
+            Some(group) => group.rows.push(row),
+            None => groups.push(Group { mask, columns, rows: vec![row] }),
         }
     }
-    for (columns, rows) in groups {
+    for Group { mask, columns, rows } in groups {
         let mut rest = rows.as_slice();
         for size in insert::sizes(rows.len()) {
             let (chunk, tail) = rest.split_at(size);
             rest = tail;
-            let sql_text = if size == 1 {
-                let assignments: Vec<String> = columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, column)| format!("{column} = ?{}", i + 2))
-                    .collect();
-                format!("UPDATE OR ROLLBACK tasks SET {} WHERE id = ?1", assignments.join(", "))
-            } else {
-                let row = format!("({})", vec!["?"; columns.len() + 1].join(", "));
-                let assignments: Vec<String> =
-                    columns.iter().map(|column| format!("{column} = v.{column}")).collect();
-                format!(
-                    "WITH v(id, {}) AS (VALUES {}) \
-                     UPDATE OR ROLLBACK tasks SET {} FROM v WHERE tasks.id = v.id",
-                    columns.join(", "),
-                    vec![row.as_str(); size].join(", "),
-                    assignments.join(", ")
-                )
-            };
+            let sql_text = update_text(mask, &columns, size);
             let updated = tx
                 .prepare_cached(&sql_text)
                 .map_err(sql)?
