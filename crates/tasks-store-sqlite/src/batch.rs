@@ -1,6 +1,7 @@
 //! Batched worker writes, `start_batch` and `finish_batch`, in the caller's one write
 //! transaction and a fixed number of statements whatever the batch size: one read of every
-//! task the batch names, core's transitions applied in memory in input order, one write back
+//! task the batch names (of its revision and lease alone, for the tasks the writer remembers:
+//! see `recent`), core's transitions applied in memory in input order, one write back
 //! of the changed rows (grouped by the columns they changed) and one insert of the change-feed
 //! entries.
 //!
@@ -9,15 +10,12 @@
 //! finds its task already changed by the first). A refused item writes nothing.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use tasks_core::transition;
 use tasks_core::{Finish, Lease, StoreError, TaskId, TaskRecord, Timestamp, TransitionRefusal};
 
-use crate::error::sql;
-use crate::row::{self, TASK_COLUMNS};
 use crate::tx::WriteTx;
-use crate::{insert, update};
+use crate::{insert, recent, update};
 
 /// The per-item results of a batch.
 pub(crate) type BatchResults = Vec<Result<TaskRecord, StoreError>>;
@@ -63,8 +61,10 @@ fn apply<T>(
     // Each task as loaded, and which result holds it as the items so far left it (none yet:
     // it is as loaded). Results are not cloned to be kept: a later item of the same task reads
     // its record from the results.
-    let mut tasks: HashMap<TaskId, (TaskRecord, Option<usize>)> =
-        load(tx, &ids)?.into_iter().map(|record| (record.id.clone(), (record, None))).collect();
+    let mut tasks: HashMap<TaskId, (TaskRecord, Option<usize>)> = recent::load(tx, &ids)?
+        .into_iter()
+        .map(|record| (record.id.clone(), (record, None)))
+        .collect();
     let mut results: BatchResults = Vec::with_capacity(items.len());
     for (item, admitted) in items.iter().zip(admitted) {
         let lease = match admitted {
@@ -101,30 +101,4 @@ fn apply<T>(
     update::update_records(tx, &changed)?;
     insert::log_updates(tx, results.iter().filter_map(|result| result.as_ref().ok()))?;
     Ok(results)
-}
-
-/// Loads the tasks with these ids (each once; ids of missing tasks are skipped) in one
-/// statement: the ids go in as one JSON array, so the statement text is the same for every
-/// batch and stays prepared.
-fn load(tx: &WriteTx<'_>, ids: &[&TaskId]) -> Result<Vec<TaskRecord>, StoreError> {
-    match ids {
-        [] => Ok(Vec::new()),
-        [id] => Ok(row::load_record(tx, id)?.into_iter().collect()),
-        _ => {
-            let list = row::json(&ids)?;
-            static TEXT: LazyLock<String> = LazyLock::new(|| {
-                format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks \
-                     WHERE id IN (SELECT value FROM json_each(?1))"
-                )
-            });
-            let mut statement = tx.prepare_cached(&TEXT).map_err(sql)?;
-            let mut rows = statement.query([list]).map_err(sql)?;
-            let mut records = Vec::with_capacity(ids.len());
-            while let Some(row) = rows.next().map_err(sql)? {
-                records.push(row::read_record(row)?);
-            }
-            Ok(records)
-        }
-    }
 }

@@ -13,6 +13,7 @@ mod maintenance;
 mod open;
 mod options;
 mod reads;
+mod recent;
 mod row;
 mod schema;
 mod sql_text;

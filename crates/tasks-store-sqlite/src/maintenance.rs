@@ -12,6 +12,7 @@ use tasks_core::{
 
 use crate::changes;
 use crate::error::{corrupt, sql};
+use crate::recent::Change;
 use crate::row::{self, TASK_COLUMNS};
 use crate::schema::FINISHED_STATUS;
 use crate::tx::WriteTx;
@@ -156,6 +157,7 @@ fn doomed_ids(
 
 /// Deletes a task with its steps and channel rows.
 fn delete_task(tx: &WriteTx<'_>, id: &TaskId) -> Result<(), StoreError> {
+    tx.note(Change::Forget(id.clone()));
     for statement in [
         "DELETE FROM tasks_steps WHERE task_id = ?1",
         "DELETE FROM tasks_channels WHERE task_id = ?1 AND channel IN \

@@ -9,6 +9,7 @@
 //! only ever spent waiting for *other processes*. The one connection also keeps every write
 //! statement prepared. Reads use the r2d2 pool and never wait for the writer (WAL mode).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -28,6 +29,7 @@ use tasks_core::{
 use crate::error::{OpenError, pool, sql};
 use crate::open::{configure_reader, open_writer};
 use crate::options::SqliteOptions;
+use crate::recent::RecentRecords;
 use crate::tx::WriteTx;
 use crate::{batch, changes, claim, enqueue, maintenance, reads, row, writes};
 
@@ -40,10 +42,16 @@ const PRUNE_EVERY: u64 = 4_096;
 /// Open it with [`SqliteTaskStore::open`]; share it behind an `Arc`. Every method blocks on
 /// SQLite: call it from a blocking thread, not from an async task.
 pub struct SqliteTaskStore {
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     readers: Pool<SqliteConnectionManager>,
     options: SqliteOptions,
     writes: AtomicU64,
+}
+
+/// The writer connection, and its memory of the records it last wrote (see `recent`).
+struct Writer {
+    conn: Connection,
+    recent: RefCell<RecentRecords>,
 }
 
 impl fmt::Debug for SqliteTaskStore {
@@ -81,7 +89,7 @@ impl SqliteTaskStore {
             .build(manager)
             .map_err(|e| OpenError::Sqlite { path: options.path.clone(), source: Box::new(e) })?;
         Ok(SqliteTaskStore {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer { conn: writer, recent: RefCell::default() }),
             readers,
             options,
             writes: AtomicU64::new(0),
@@ -101,8 +109,8 @@ impl SqliteTaskStore {
     ) -> Result<T, StoreError> {
         // A panic while holding the lock unwinds through the transaction's drop, which rolls it
         // back: the connection is clean, so a poisoned lock is safe to take over.
-        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = WriteTx::begin(&conn)?;
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = WriteTx::begin_remembering(&writer.conn, &writer.recent)?;
         let value = work(&tx)?;
         if self.writes.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             changes::prune(&tx, self.options.change_log_limit)?;

@@ -5,18 +5,28 @@
 //! parsing was a twentieth of the CPU. Here both statements stay prepared in the statement
 //! cache. Dropping a transaction that was not committed (an error, or a panic unwinding) rolls
 //! it back, so the connection is always left outside a transaction.
+//!
+//! A transaction of the store's writer also carries the writer's memory of recent records
+//! (`recent`): the changes a write makes to it wait in the transaction and are applied only
+//! when it commits.
 
+use std::cell::RefCell;
 use std::ops::Deref;
 
 use rusqlite::Connection;
 use tasks_core::StoreError;
 
 use crate::error::sql;
+use crate::recent::{Change, RecentRecords};
 
 /// An open write transaction; derefs to its connection for the statements inside it.
 pub(crate) struct WriteTx<'c> {
     conn: &'c Connection,
     committed: bool,
+    /// The writer's memory of recent records, when the transaction is the writer's.
+    recent: Option<&'c RefCell<RecentRecords>>,
+    /// What this transaction changes in `recent` once it commits.
+    changes: RefCell<Vec<Change>>,
 }
 
 impl<'c> WriteTx<'c> {
@@ -28,13 +38,55 @@ impl<'c> WriteTx<'c> {
             conn.execute_batch("ROLLBACK").map_err(sql)?;
         }
         conn.prepare_cached("BEGIN IMMEDIATE").map_err(sql)?.execute([]).map_err(sql)?;
-        Ok(WriteTx { conn, committed: false })
+        Ok(WriteTx { conn, committed: false, recent: None, changes: RefCell::new(Vec::new()) })
+    }
+
+    /// Begins a transaction of the store's writer, which uses and keeps up `recent`.
+    pub(crate) fn begin_remembering(
+        conn: &'c Connection,
+        recent: &'c RefCell<RecentRecords>,
+    ) -> Result<Self, StoreError> {
+        let mut tx = WriteTx::begin(conn)?;
+        // Read inside the transaction: the write lock is held, so no other connection can
+        // commit between this read and this transaction's writes.
+        let data_version: i64 = conn
+            .prepare_cached("PRAGMA data_version")
+            .map_err(sql)?
+            .query_row([], |row| row.get(0))
+            .map_err(sql)?;
+        recent.borrow_mut().check(data_version);
+        tx.recent = Some(recent);
+        Ok(tx)
+    }
+
+    /// Runs `f` on the memory of recent records; `None` when the transaction has none.
+    pub(crate) fn recent_mut<T>(
+        &self,
+        f: impl FnOnce(&mut RecentRecords) -> Option<T>,
+    ) -> Option<T> {
+        self.recent.and_then(|recent| f(&mut recent.borrow_mut()))
+    }
+
+    /// Whether the transaction keeps a memory of recent records up (so that its writes should
+    /// say what they changed).
+    pub(crate) fn remembers(&self) -> bool {
+        self.recent.is_some()
+    }
+
+    /// Notes a change to the memory of recent records, made when the transaction commits.
+    pub(crate) fn note(&self, change: Change) {
+        if self.recent.is_some() {
+            self.changes.borrow_mut().push(change);
+        }
     }
 
     /// Commits the transaction.
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
         self.conn.prepare_cached("COMMIT").map_err(sql)?.execute([]).map_err(sql)?;
         self.committed = true;
+        if let Some(recent) = self.recent {
+            recent.borrow_mut().apply(self.changes.take());
+        }
         Ok(())
     }
 }
@@ -60,9 +112,14 @@ impl Drop for WriteTx<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use rusqlite::Connection;
+    use serde_json::json;
+    use tasks_core::{ClaimRequest, LeaseToken, NewTask, Timestamp, transition};
 
     use super::WriteTx;
+    use crate::recent::{Change, RecentRecords};
 
     fn table() -> Connection {
         let conn = Connection::open_in_memory().expect("an in-memory database");
@@ -108,5 +165,51 @@ mod tests {
         let tx = WriteTx::begin(&conn).expect("begin ends the stray transaction first");
         tx.commit().expect("commit");
         assert_eq!(count(&conn), 0, "the stray transaction was rolled back, not committed");
+    }
+
+    fn claimed_record() -> tasks_core::TaskRecord {
+        let now = Timestamp::from_millis(1_000);
+        let queued = NewTask::new("work", json!(1)).into_record(now).expect("a valid task");
+        let request = ClaimRequest::new("runner", 1, std::time::Duration::from_secs(60));
+        transition::claim(&queued, &request.runner, LeaseToken::generate(), request.lease, now)
+            .expect("claims")
+    }
+
+    #[test]
+    fn the_memory_changes_only_when_the_transaction_commits() {
+        let conn = table();
+        let recent = RefCell::new(RecentRecords::default());
+        let record = claimed_record();
+        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        tx.note(Change::Remember(Box::new(record.clone())));
+        drop(tx);
+        assert_eq!(recent.borrow().len(), 0, "a rolled-back write leaves nothing");
+        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        tx.note(Change::Remember(Box::new(record.clone())));
+        assert_eq!(recent.borrow().len(), 0, "nothing before the commit");
+        tx.commit().expect("commit");
+        assert_eq!(recent.borrow().len(), 1, "remembered once committed");
+        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        tx.note(Change::Forget(record.id.clone()));
+        tx.commit().expect("commit");
+        assert_eq!(recent.borrow().len(), 0, "forgotten");
+    }
+
+    #[test]
+    fn a_commit_by_another_connection_empties_the_memory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER)").expect("t");
+        let other = Connection::open(&path).expect("open another");
+        let recent = RefCell::new(RecentRecords::default());
+        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        tx.note(Change::Remember(Box::new(claimed_record())));
+        tx.commit().expect("commit");
+        WriteTx::begin_remembering(&conn, &recent).expect("begin").commit().expect("commit");
+        assert_eq!(recent.borrow().len(), 1, "its own commits keep the memory");
+        other.execute("INSERT INTO t VALUES (1)", []).expect("another connection writes");
+        WriteTx::begin_remembering(&conn, &recent).expect("begin").commit().expect("commit");
+        assert_eq!(recent.borrow().len(), 0, "another connection's commit empties it");
     }
 }

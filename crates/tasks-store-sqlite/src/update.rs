@@ -7,10 +7,10 @@ use rusqlite::types::Value;
 use tasks_core::{LeaseToken, StoreError, TaskRecord, Timestamp};
 
 use crate::error::sql;
-use crate::insert;
 use crate::row::{int, opt_json};
 use crate::sql_text::TextMemo;
 use crate::tx::WriteTx;
+use crate::{insert, recent};
 
 /// The mutable columns that differ from `old` to `new`, with their new values.
 ///
@@ -161,6 +161,11 @@ pub(crate) fn update_records(
     tx: &WriteTx<'_>,
     pairs: &[(&TaskRecord, &TaskRecord)],
 ) -> Result<(), StoreError> {
+    if tx.remembers() {
+        for (_, new) in pairs {
+            tx.note(recent::change_of(new));
+        }
+    }
     let mut groups: Vec<Group> = Vec::new();
     for (old, new) in pairs {
         let ChangedColumns { mask, columns, values } = changed_columns(old, new)?;

@@ -14,7 +14,7 @@ use tasks_core::{
 
 use crate::changes;
 use crate::tx::WriteTx;
-use crate::{enqueue, row, update};
+use crate::{enqueue, recent, row, update};
 
 /// Writes back a record changed from `old` to `new` and logs the change.
 pub(crate) fn save(tx: &WriteTx<'_>, old: &TaskRecord, new: &TaskRecord) -> Result<(), StoreError> {
@@ -24,7 +24,7 @@ pub(crate) fn save(tx: &WriteTx<'_>, old: &TaskRecord, new: &TaskRecord) -> Resu
 
 /// Loads the task of `lease`; a task that no longer exists has lost its lease too.
 fn leased(tx: &WriteTx<'_>, lease: &Lease) -> Result<TaskRecord, StoreError> {
-    row::load_record(tx, &lease.task_id)?
+    recent::load_one(tx, &lease.task_id)?
         .ok_or_else(|| StoreError::LeaseLost { id: lease.task_id.clone() })
 }
 
