@@ -1,9 +1,8 @@
 //! Batched worker writes, `start_batch` and `finish_batch`, in the caller's one write
 //! transaction and a fixed number of statements whatever the batch size: one read of every
-//! task the batch names (of its revision and lease alone, for the tasks the writer remembers:
-//! see `recent`), core's transitions applied in memory in input order, one write back
-//! of the changed rows (grouped by the columns they changed) and one insert of the change-feed
-//! entries.
+//! task the batch names (none for the tasks the writer remembers: see `recent`), core's
+//! transitions applied in memory in input order, one write back of the changed rows (grouped
+//! by the columns they changed) and one insert of the change-feed entries.
 //!
 //! Each item gives exactly what its single call gives: it is validated as the single call
 //! validates, and fenced against the task as the items before it left it (a lease given twice

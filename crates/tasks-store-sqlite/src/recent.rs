@@ -24,11 +24,18 @@ use crate::error::sql;
 use crate::row::{self, TASK_COLUMNS};
 use crate::tx::WriteTx;
 
-/// At most this many records are remembered: the claimed and running tasks of the hosts in
-/// this process, each already held by its attempt, so the memory at most doubles what the
-/// hosts hold. Past it the memory starts over (a task then is read whole once more): nothing
-/// can pile up, whatever happens to the tasks.
+/// At most this many records are remembered (the claimed and running tasks of the hosts in
+/// this process, with room to spare), and at most [`MAX_BYTES`] of them by estimate. Past
+/// either the memory starts over (its tasks are then read whole once more): nothing can pile
+/// up, whatever happens to the tasks.
 const MAX_RECORDS: usize = 1_024;
+
+/// The estimated size of the remembered records, at most (see [`estimated_bytes`]).
+const MAX_BYTES: usize = 32 << 20;
+
+/// A record larger than this by estimate is not remembered: its decoding is a small part of
+/// its write, and it would crowd the others out.
+const MAX_RECORD_BYTES: usize = 256 << 10;
 
 /// What a committed write changed in the memory.
 #[derive(Debug)]
@@ -39,10 +46,23 @@ pub(crate) enum Change {
     Forget(TaskId),
 }
 
+impl Change {
+    /// The task the change is about.
+    pub(crate) fn task_id(&self) -> &TaskId {
+        match self {
+            Change::Remember(record) => &record.id,
+            Change::Forget(id) => id,
+        }
+    }
+}
+
 /// The remembered records, by task id. Owned by the writer connection.
 #[derive(Debug, Default)]
 pub(crate) struct RecentRecords {
-    records: HashMap<TaskId, TaskRecord>,
+    /// Each record with its estimated size.
+    records: HashMap<TaskId, (TaskRecord, usize)>,
+    /// The sum of the estimated sizes.
+    bytes: usize,
     /// The file's `data_version` as the writer last saw it.
     data_version: Option<i64>,
 }
@@ -52,9 +72,14 @@ impl RecentRecords {
     /// (`data_version` is what the writer reads now, inside its write transaction).
     pub(crate) fn check(&mut self, data_version: i64) {
         if self.data_version != Some(data_version) {
-            self.records.clear();
+            self.clear();
             self.data_version = Some(data_version);
         }
+    }
+
+    fn clear(&mut self) {
+        self.records.clear();
+        self.bytes = 0;
     }
 
     /// Applies the changes of a committed transaction, in order.
@@ -62,20 +87,32 @@ impl RecentRecords {
         for change in changes {
             match change {
                 Change::Remember(record) => {
-                    if self.records.len() >= MAX_RECORDS && !self.records.contains_key(&record.id) {
-                        self.records.clear();
+                    self.forget(&record.id);
+                    let bytes = estimated_bytes(&record);
+                    if bytes > MAX_RECORD_BYTES {
+                        continue;
                     }
-                    self.records.insert(record.id.clone(), *record);
+                    if self.records.len() >= MAX_RECORDS || self.bytes + bytes > MAX_BYTES {
+                        self.clear();
+                    }
+                    self.bytes += bytes;
+                    self.records.insert(record.id.clone(), (*record, bytes));
                 }
-                Change::Forget(id) => {
-                    self.records.remove(&id);
-                }
+                Change::Forget(id) => self.forget(&id),
             }
         }
     }
 
-    fn take(&mut self, id: &TaskId) -> Option<TaskRecord> {
-        self.records.remove(id)
+    /// Removes the record of `id`, if remembered.
+    pub(crate) fn forget(&mut self, id: &TaskId) {
+        self.take(id);
+    }
+
+    /// Takes the record of `id` out, if remembered.
+    pub(crate) fn take(&mut self, id: &TaskId) -> Option<TaskRecord> {
+        let (record, bytes) = self.records.remove(id)?;
+        self.bytes -= bytes;
+        Some(record)
     }
 
     #[cfg(test)]
@@ -90,6 +127,30 @@ pub(crate) fn change_of(new: &TaskRecord) -> Change {
         Change::Remember(Box::new(new.clone()))
     } else {
         Change::Forget(new.id.clone())
+    }
+}
+
+/// A rough size of `record` in memory: a fixed part for its fields and short strings, plus
+/// its JSON documents walked. Only an upper-bound guard, so it need not be exact.
+fn estimated_bytes(record: &TaskRecord) -> usize {
+    let objects = [&record.metadata, &record.progress_meta].into_iter().flatten().map(object_bytes);
+    1_024
+        + json_bytes(&record.input)
+        + record.output.as_ref().map_or(0, json_bytes)
+        + objects.sum::<usize>()
+}
+
+fn object_bytes(map: &serde_json::Map<String, serde_json::Value>) -> usize {
+    32 + map.iter().map(|(key, value)| 64 + key.len() + json_bytes(value)).sum::<usize>()
+}
+
+fn json_bytes(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 32,
+        Value::String(text) => 32 + text.len(),
+        Value::Array(items) => 32 + items.iter().map(json_bytes).sum::<usize>(),
+        Value::Object(map) => object_bytes(map),
     }
 }
 
@@ -109,7 +170,7 @@ pub(crate) fn load(tx: &WriteTx<'_>, ids: &[&TaskId]) -> Result<Vec<TaskRecord>,
         if !seen.insert(id) {
             continue;
         }
-        match tx.recent_mut(|recent| recent.take(id)) {
+        match tx.take_remembered(id) {
             Some(record) => records.push(record),
             None => unknown.push(id),
         }
@@ -140,5 +201,77 @@ fn read_whole(tx: &WriteTx<'_>, ids: &[&TaskId]) -> Result<Vec<TaskRecord>, Stor
             }
             Ok(records)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tasks_core::{LeaseToken, NewTask, TaskRecord, Timestamp, transition};
+
+    use super::{Change, MAX_RECORD_BYTES, MAX_RECORDS, RecentRecords};
+
+    fn claimed(input: serde_json::Value) -> TaskRecord {
+        let now = Timestamp::from_millis(1_000);
+        let queued = NewTask::new("work", input).into_record(now).expect("a valid task");
+        let lease = std::time::Duration::from_secs(60);
+        transition::claim(&queued, "runner", LeaseToken::generate(), lease, now).expect("claims")
+    }
+
+    fn remember(recent: &mut RecentRecords, record: &TaskRecord) {
+        recent.apply(vec![Change::Remember(Box::new(record.clone()))]);
+    }
+
+    #[test]
+    fn a_record_is_taken_once_and_forgotten() {
+        let mut recent = RecentRecords::default();
+        let record = claimed(json!({"n": 1}));
+        remember(&mut recent, &record);
+        assert_eq!(recent.take(&record.id).as_ref(), Some(&record));
+        assert!(recent.take(&record.id).is_none(), "taken out when used");
+        remember(&mut recent, &record);
+        recent.apply(vec![Change::Forget(record.id.clone())]);
+        assert_eq!((recent.len(), recent.bytes), (0, 0));
+    }
+
+    #[test]
+    fn a_large_record_is_not_remembered() {
+        let mut recent = RecentRecords::default();
+        let large = claimed(json!({"blob": "x".repeat(MAX_RECORD_BYTES)}));
+        remember(&mut recent, &large);
+        assert_eq!(recent.len(), 0);
+    }
+
+    #[test]
+    fn the_memory_starts_over_past_its_bounds() {
+        let mut recent = RecentRecords::default();
+        let records: Vec<TaskRecord> = (0..=MAX_RECORDS).map(|n| claimed(json!(n))).collect();
+        for record in &records[..MAX_RECORDS] {
+            remember(&mut recent, record);
+        }
+        assert_eq!(recent.len(), MAX_RECORDS);
+        remember(&mut recent, &records[MAX_RECORDS]);
+        assert_eq!(recent.len(), 1, "one past the count starts over");
+        // By size: records of just under the single-record limit fill the byte budget.
+        let mut recent = RecentRecords::default();
+        let big = |n: usize| claimed(json!({"n": n, "blob": "x".repeat(MAX_RECORD_BYTES - 4_096)}));
+        let mut kept = 0;
+        for n in 0..200 {
+            remember(&mut recent, &big(n));
+            assert!(recent.bytes <= super::MAX_BYTES);
+            kept = kept.max(recent.len());
+        }
+        assert!(kept < 200, "the byte budget bounds the memory before the count does");
+    }
+
+    #[test]
+    fn another_connections_commit_empties_the_memory() {
+        let mut recent = RecentRecords::default();
+        recent.check(7);
+        remember(&mut recent, &claimed(json!(1)));
+        recent.check(7);
+        assert_eq!(recent.len(), 1, "the same version keeps it");
+        recent.check(8);
+        assert_eq!((recent.len(), recent.bytes), (0, 0));
     }
 }

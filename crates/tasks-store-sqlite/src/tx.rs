@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::ops::Deref;
 
 use rusqlite::Connection;
-use tasks_core::StoreError;
+use tasks_core::{StoreError, TaskId, TaskRecord};
 
 use crate::error::sql;
 use crate::recent::{Change, RecentRecords};
@@ -59,12 +59,9 @@ impl<'c> WriteTx<'c> {
         Ok(tx)
     }
 
-    /// Runs `f` on the memory of recent records; `None` when the transaction has none.
-    pub(crate) fn recent_mut<T>(
-        &self,
-        f: impl FnOnce(&mut RecentRecords) -> Option<T>,
-    ) -> Option<T> {
-        self.recent.and_then(|recent| f(&mut recent.borrow_mut()))
+    /// Takes the remembered record of `id` out of the memory of recent records, if any.
+    pub(crate) fn take_remembered(&self, id: &TaskId) -> Option<TaskRecord> {
+        self.recent.and_then(|recent| recent.borrow_mut().take(id))
     }
 
     /// Whether the transaction keeps a memory of recent records up (so that its writes should
@@ -73,9 +70,12 @@ impl<'c> WriteTx<'c> {
         self.recent.is_some()
     }
 
-    /// Notes a change to the memory of recent records, made when the transaction commits.
+    /// Notes a write to a task: the memory of recent records forgets the task at once (so
+    /// nothing later in this transaction takes the record it had before), and `change` is made
+    /// when the transaction commits.
     pub(crate) fn note(&self, change: Change) {
-        if self.recent.is_some() {
+        if let Some(recent) = self.recent {
+            recent.borrow_mut().forget(change.task_id());
             self.changes.borrow_mut().push(change);
         }
     }
