@@ -110,7 +110,7 @@ impl SqliteTaskStore {
         // A panic while holding the lock unwinds through the transaction's drop, which rolls it
         // back: the connection is clean, so a poisoned lock is safe to take over.
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = WriteTx::begin_remembering(&writer.conn, &writer.recent)?;
+        let tx = WriteTx::begin(&writer.conn, &writer.recent)?;
         let value = work(&tx)?;
         if self.writes.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             changes::prune(&tx, self.options.change_log_limit)?;

@@ -6,9 +6,8 @@
 //! cache. Dropping a transaction that was not committed (an error, or a panic unwinding) rolls
 //! it back, so the connection is always left outside a transaction.
 //!
-//! A transaction of the store's writer also carries the writer's memory of recent records
-//! (`recent`): the changes a write makes to it wait in the transaction and are applied only
-//! when it commits.
+//! A transaction also carries the writer's memory of recent records (`recent`): the changes a
+//! write makes to it wait in the transaction and are applied only when it commits.
 
 use std::cell::RefCell;
 use std::ops::Deref;
@@ -23,30 +22,26 @@ use crate::recent::{Change, RecentRecords};
 pub(crate) struct WriteTx<'c> {
     conn: &'c Connection,
     committed: bool,
-    /// The writer's memory of recent records, when the transaction is the writer's.
-    recent: Option<&'c RefCell<RecentRecords>>,
+    /// The writer's memory of recent records.
+    recent: &'c RefCell<RecentRecords>,
     /// What this transaction changes in `recent` once it commits.
     changes: RefCell<Vec<Change>>,
 }
 
 impl<'c> WriteTx<'c> {
     /// Begins a `BEGIN IMMEDIATE` transaction: the write lock is taken now, so no statement
-    /// inside it can meet another writer.
-    pub(crate) fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
+    /// inside it can meet another writer. The transaction uses and keeps up `recent`, the
+    /// memory of the writer that owns `conn`.
+    pub(crate) fn begin(
+        conn: &'c Connection,
+        recent: &'c RefCell<RecentRecords>,
+    ) -> Result<Self, StoreError> {
         if !conn.is_autocommit() {
             // A transaction left open (its rollback failed): end it, or no write could begin.
             conn.execute_batch("ROLLBACK").map_err(sql)?;
         }
         conn.prepare_cached("BEGIN IMMEDIATE").map_err(sql)?.execute([]).map_err(sql)?;
-        Ok(WriteTx { conn, committed: false, recent: None, changes: RefCell::new(Vec::new()) })
-    }
-
-    /// Begins a transaction of the store's writer, which uses and keeps up `recent`.
-    pub(crate) fn begin_remembering(
-        conn: &'c Connection,
-        recent: &'c RefCell<RecentRecords>,
-    ) -> Result<Self, StoreError> {
-        let mut tx = WriteTx::begin(conn)?;
+        let tx = WriteTx { conn, committed: false, recent, changes: RefCell::new(Vec::new()) };
         // Read inside the transaction: the write lock is held, so no other connection can
         // commit between this read and this transaction's writes.
         let data_version: i64 = conn
@@ -55,38 +50,27 @@ impl<'c> WriteTx<'c> {
             .query_row([], |row| row.get(0))
             .map_err(sql)?;
         recent.borrow_mut().check(data_version);
-        tx.recent = Some(recent);
         Ok(tx)
     }
 
     /// Takes the remembered record of `id` out of the memory of recent records, if any.
     pub(crate) fn take_remembered(&self, id: &TaskId) -> Option<TaskRecord> {
-        self.recent.and_then(|recent| recent.borrow_mut().take(id))
-    }
-
-    /// Whether the transaction keeps a memory of recent records up (so that its writes should
-    /// say what they changed).
-    pub(crate) fn remembers(&self) -> bool {
-        self.recent.is_some()
+        self.recent.borrow_mut().take(id)
     }
 
     /// Notes a write to a task: the memory of recent records forgets the task at once (so
     /// nothing later in this transaction takes the record it had before), and `change` is made
     /// when the transaction commits.
     pub(crate) fn note(&self, change: Change) {
-        if let Some(recent) = self.recent {
-            recent.borrow_mut().forget(change.task_id());
-            self.changes.borrow_mut().push(change);
-        }
+        self.recent.borrow_mut().forget(change.task_id());
+        self.changes.borrow_mut().push(change);
     }
 
     /// Commits the transaction.
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
         self.conn.prepare_cached("COMMIT").map_err(sql)?.execute([]).map_err(sql)?;
         self.committed = true;
-        if let Some(recent) = self.recent {
-            recent.borrow_mut().apply(self.changes.take());
-        }
+        self.recent.borrow_mut().apply(self.changes.take());
         Ok(())
     }
 }
@@ -134,10 +118,11 @@ mod tests {
     #[test]
     fn commit_keeps_and_drop_rolls_back() {
         let conn = table();
-        let tx = WriteTx::begin(&conn).expect("begin");
+        let memory = RefCell::new(RecentRecords::default());
+        let tx = WriteTx::begin(&conn, &memory).expect("begin");
         tx.execute("INSERT INTO t VALUES (1)", []).expect("insert");
         tx.commit().expect("commit");
-        let tx = WriteTx::begin(&conn).expect("begin again: the cached BEGIN is reset");
+        let tx = WriteTx::begin(&conn, &memory).expect("begin again: the cached BEGIN is reset");
         tx.execute("INSERT INTO t VALUES (2)", []).expect("insert");
         drop(tx);
         assert!(conn.is_autocommit(), "no transaction is left open");
@@ -147,22 +132,24 @@ mod tests {
     #[test]
     fn a_panic_inside_rolls_back() {
         let conn = table();
+        let memory = RefCell::new(RecentRecords::default());
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let tx = WriteTx::begin(&conn).expect("begin");
+            let tx = WriteTx::begin(&conn, &memory).expect("begin");
             tx.execute("INSERT INTO t VALUES (1)", []).expect("insert");
             panic!("a bug inside a write");
         }));
         assert!(unwound.is_err());
         assert!(conn.is_autocommit());
         assert_eq!(count(&conn), 0);
-        WriteTx::begin(&conn).expect("the next write begins").commit().expect("commit");
+        WriteTx::begin(&conn, &memory).expect("the next write begins").commit().expect("commit");
     }
 
     #[test]
     fn a_transaction_left_open_is_ended_before_the_next() {
         let conn = table();
+        let memory = RefCell::new(RecentRecords::default());
         conn.execute_batch("BEGIN; INSERT INTO t VALUES (1);").expect("an open transaction");
-        let tx = WriteTx::begin(&conn).expect("begin ends the stray transaction first");
+        let tx = WriteTx::begin(&conn, &memory).expect("begin ends the stray transaction first");
         tx.commit().expect("commit");
         assert_eq!(count(&conn), 0, "the stray transaction was rolled back, not committed");
     }
@@ -180,16 +167,16 @@ mod tests {
         let conn = table();
         let recent = RefCell::new(RecentRecords::default());
         let record = claimed_record();
-        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        let tx = WriteTx::begin(&conn, &recent).expect("begin");
         tx.note(Change::Remember(Box::new(record.clone())));
         drop(tx);
         assert_eq!(recent.borrow().len(), 0, "a rolled-back write leaves nothing");
-        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        let tx = WriteTx::begin(&conn, &recent).expect("begin");
         tx.note(Change::Remember(Box::new(record.clone())));
         assert_eq!(recent.borrow().len(), 0, "nothing before the commit");
         tx.commit().expect("commit");
         assert_eq!(recent.borrow().len(), 1, "remembered once committed");
-        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        let tx = WriteTx::begin(&conn, &recent).expect("begin");
         tx.note(Change::Forget(record.id.clone()));
         tx.commit().expect("commit");
         assert_eq!(recent.borrow().len(), 0, "forgotten");
@@ -203,13 +190,13 @@ mod tests {
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER)").expect("t");
         let other = Connection::open(&path).expect("open another");
         let recent = RefCell::new(RecentRecords::default());
-        let tx = WriteTx::begin_remembering(&conn, &recent).expect("begin");
+        let tx = WriteTx::begin(&conn, &recent).expect("begin");
         tx.note(Change::Remember(Box::new(claimed_record())));
         tx.commit().expect("commit");
-        WriteTx::begin_remembering(&conn, &recent).expect("begin").commit().expect("commit");
+        WriteTx::begin(&conn, &recent).expect("begin").commit().expect("commit");
         assert_eq!(recent.borrow().len(), 1, "its own commits keep the memory");
         other.execute("INSERT INTO t VALUES (1)", []).expect("another connection writes");
-        WriteTx::begin_remembering(&conn, &recent).expect("begin").commit().expect("commit");
+        WriteTx::begin(&conn, &recent).expect("begin").commit().expect("commit");
         assert_eq!(recent.borrow().len(), 0, "another connection's commit empties it");
     }
 }

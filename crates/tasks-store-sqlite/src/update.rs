@@ -161,10 +161,8 @@ pub(crate) fn update_records(
     tx: &WriteTx<'_>,
     pairs: &[(&TaskRecord, &TaskRecord)],
 ) -> Result<(), StoreError> {
-    if tx.remembers() {
-        for (_, new) in pairs {
-            tx.note(recent::change_of(new));
-        }
+    for (_, new) in pairs {
+        tx.note(recent::change_of(new));
     }
     let mut groups: Vec<Group> = Vec::new();
     for (old, new) in pairs {
