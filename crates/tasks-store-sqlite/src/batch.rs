@@ -90,14 +90,14 @@ fn apply<T>(
             Err(refusal) => results.push(Err(StoreError::refused(&lease.task_id, refusal))),
         }
     }
-    let changed: Vec<(&TaskRecord, &TaskRecord)> = tasks
-        .values()
+    let changed: Vec<(TaskRecord, &TaskRecord)> = tasks
+        .into_values()
         .filter_map(|(loaded, latest)| {
-            let current = results[(*latest)?].as_ref().ok()?;
+            let current = results[latest?].as_ref().ok()?;
             (current.revision != loaded.revision).then_some((loaded, current))
         })
         .collect();
-    update::update_records(tx, &changed)?;
+    update::update_records(tx, changed)?;
     insert::log_updates(tx, results.iter().filter_map(|result| result.as_ref().ok()))?;
     Ok(results)
 }

@@ -33,10 +33,23 @@ const COL_PRIORITY: usize = 16;
 const COL_SCHEDULED_AT: usize = 17;
 
 /// Where the previous page of candidates ended, in claim order.
+#[derive(Default)]
 struct Position {
     priority: i64,
     scheduled_at: i64,
     id: String,
+}
+
+impl Position {
+    /// Moves to the candidate `row`, reusing the buffer of the id.
+    fn set(&mut self, row: &rusqlite::Row<'_>) -> Result<(), StoreError> {
+        self.priority = row.get(COL_PRIORITY).map_err(sql)?;
+        self.scheduled_at = row.get(COL_SCHEDULED_AT).map_err(sql)?;
+        let id = row.get_ref(COL_ID).and_then(|value| Ok(value.as_str()?)).map_err(sql)?;
+        self.id.clear();
+        self.id.push_str(id);
+        Ok(())
+    }
 }
 
 /// The counts and keys the claim rules need, loaded lazily and kept up to date with the tasks
@@ -57,9 +70,10 @@ pub(crate) fn claim(
     request: &ClaimRequest,
     now: Timestamp,
 ) -> Result<Vec<TaskRecord>, StoreError> {
-    let taken = take(tx, request, now)?;
-    write_back(tx, &taken.iter().map(|(old, new)| (old, new)).collect::<Vec<_>>())?;
-    Ok(taken.into_iter().map(|(_, new)| new).collect())
+    let (olds, claimed): (Vec<TaskRecord>, Vec<TaskRecord>) =
+        take(tx, request, now)?.into_iter().unzip();
+    write_back(tx, olds.into_iter().zip(&claimed).collect())?;
+    Ok(claimed)
 }
 
 /// Claims as [`claim`] does and starts each claimed task, writing only the started record.
@@ -83,14 +97,15 @@ pub(crate) fn claim_and_start(
     // What the store holds after: the started task, or the claimed one where the start was
     // refused (a start right after the claim, with its fresh lease, never is).
     let held = items.iter().map(|item| item.started.as_ref().unwrap_or(&item.claimed));
-    write_back(tx, &olds.iter().zip(held).collect::<Vec<_>>())?;
+    write_back(tx, olds.into_iter().zip(held).collect())?;
     Ok(items)
 }
 
 /// Writes each taken task from how it was to how it is now, and logs the change.
-fn write_back(tx: &WriteTx<'_>, pairs: &[(&TaskRecord, &TaskRecord)]) -> Result<(), StoreError> {
+fn write_back(tx: &WriteTx<'_>, pairs: Vec<(TaskRecord, &TaskRecord)>) -> Result<(), StoreError> {
+    let news: Vec<&TaskRecord> = pairs.iter().map(|(_, new)| *new).collect();
     update::update_records(tx, pairs)?;
-    insert::log_updates(tx, pairs.iter().map(|(_, new)| *new))
+    insert::log_updates(tx, news.into_iter())
 }
 
 /// Picks and claims (in memory) up to `request.limit` due tasks: each as it was, and as the
@@ -127,6 +142,7 @@ fn take(
     let page = i64::from(request.limit.saturating_mul(2).clamp(16, 2_000));
     // Each claimed record with the record it was, so the write sets only what changed.
     let mut claimed: Vec<(TaskRecord, TaskRecord)> = Vec::new();
+    // The last candidate seen; `None` until the first page has been read.
     let mut after: Option<Position> = None;
     'pages: loop {
         // Placeholders are anonymous: parameters go in the order they appear in the text.
@@ -154,14 +170,16 @@ fn take(
             if claimed.len() >= request.limit as usize || budget.global_cap_reached() {
                 break 'pages;
             }
-            let kind: String = row.get(COL_KIND).map_err(sql)?;
-            let key: Option<String> = row.get(COL_CONCURRENCY_KEY).map_err(sql)?;
-            after = Some(Position {
-                priority: row.get(COL_PRIORITY).map_err(sql)?,
-                scheduled_at: row.get(COL_SCHEDULED_AT).map_err(sql)?,
-                id: row.get(COL_ID).map_err(sql)?,
-            });
-            if !budget.admits(tx, &kind, key.as_deref())? {
+            // Read in place: most candidates are taken and decoded whole right after, so the
+            // columns the rules look at are not copied out first.
+            let kind = row.get_ref(COL_KIND).and_then(|value| Ok(value.as_str()?)).map_err(sql)?;
+            let key = row
+                .get_ref(COL_CONCURRENCY_KEY)
+                .and_then(|value| Ok(value.as_str_or_null()?))
+                .map_err(sql)?;
+            let admitted = budget.admits(tx, kind, key)?;
+            after.get_or_insert_with(Position::default).set(row)?;
+            if !admitted {
                 continue;
             }
             let record = row::read_record(row)?;
@@ -226,12 +244,19 @@ impl Budget<'_> {
         kind: &str,
         key: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let Some(kind_claim) = self.request.kind_claim(kind) else { return Ok(false) };
+        // The kind's limits, read in place (`ClaimRequest::kind_claim` copies them out).
+        let (limit, max_active) = match &self.request.kinds {
+            KindSelector::Any => (None, None),
+            KindSelector::Only(kinds) => match kinds.iter().find(|claim| claim.kind == kind) {
+                Some(claim) => (claim.limit, claim.max_active),
+                None => return Ok(false),
+            },
+        };
         let taken = self.taken_by_kind.get(kind).copied().unwrap_or(0);
-        if kind_claim.limit.is_some_and(|limit| taken >= limit) {
+        if limit.is_some_and(|limit| taken >= limit) {
             return Ok(false);
         }
-        if let Some(max) = kind_claim.max_active {
+        if let Some(max) = max_active {
             let active = match self.active_by_kind.get(kind) {
                 Some(count) => *count,
                 None => {
@@ -266,7 +291,12 @@ impl Budget<'_> {
         if let Some(count) = self.active_by_kind.get_mut(&record.kind) {
             *count += 1;
         }
-        *self.taken_by_kind.entry(record.kind.clone()).or_default() += 1;
+        match self.taken_by_kind.get_mut(&record.kind) {
+            Some(taken) => *taken += 1,
+            None => {
+                self.taken_by_kind.insert(record.kind.clone(), 1);
+            }
+        }
         if let Some(key) = &record.concurrency_key {
             self.keys.insert(key.clone(), true);
         }

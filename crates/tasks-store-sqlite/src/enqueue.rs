@@ -83,10 +83,10 @@ pub(crate) fn enqueue(
         for other in open_with_supersede_key(tx, &record.kind, key)? {
             let next = transition::request_cancel(&other, Some(&reason), now)
                 .map_err(|refusal| StoreError::refused(&other.id, refusal))?;
+            superseded_task_ids.push(other.id.clone());
             if next.revision != other.revision {
-                save(tx, &other, &next)?;
+                save(tx, other, &next)?;
             }
-            superseded_task_ids.push(other.id);
         }
     }
     insert::insert_records(tx, std::iter::once(&record))?;

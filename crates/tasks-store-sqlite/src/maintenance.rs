@@ -39,7 +39,7 @@ pub(crate) fn recover_expired(
         let (next, step) = transition::expire_lease(&record, now, now)
             .map_err(|refusal| StoreError::refused(&record.id, refusal))?;
         row::insert_steps(tx, std::slice::from_ref(&step))?;
-        save(tx, &record, &next)?;
+        save(tx, record, &next)?;
         recovered.push(next);
     }
     Ok(recovered)
@@ -67,8 +67,9 @@ pub(crate) fn mark_stale(
     );
     let silent = row::query_records(tx, &sql_text, &[cutoff.into()])?;
     let mut marked = Vec::with_capacity(silent.len());
-    for record in silent.iter().filter(|record| transition::is_silent(record, silent_for, now)) {
-        let next = transition::mark_stale(record, silent_for, reason, now)
+    for record in silent.into_iter().filter(|record| transition::is_silent(record, silent_for, now))
+    {
+        let next = transition::mark_stale(&record, silent_for, reason, now)
             .map_err(|refusal| StoreError::refused(&record.id, refusal))?;
         save(tx, record, &next)?;
         marked.push(next);

@@ -121,13 +121,48 @@ impl RecentRecords {
     }
 }
 
-/// What a write that left a task as `new` changes in the memory.
-pub(crate) fn change_of(new: &TaskRecord) -> Change {
-    if new.status.is_active() && new.lease_token.is_some() {
-        Change::Remember(Box::new(new.clone()))
-    } else {
-        Change::Forget(new.id.clone())
+/// What a write that changed a task from `old` to `new` changes in the memory: a task still
+/// claimed or running is remembered as the row now is, anything else is forgotten.
+///
+/// The record remembered is `old` with the mutable columns `update` writes taken from `new`,
+/// so it is exactly what the row holds after the write, and the parts a write never changes
+/// (the input, metadata, channels, keys) are moved rather than copied: copying them was a
+/// tenth of the instructions of a claim and finish cycle.
+pub(crate) fn change_after(mut old: TaskRecord, new: &TaskRecord) -> Change {
+    if !(new.status.is_active() && new.lease_token.is_some()) {
+        return Change::Forget(old.id);
     }
+    take_mutable(&mut old, new);
+    Change::Remember(Box::new(old))
+}
+
+/// Sets in `record` the mutable columns of `update` (everything but the task's identity,
+/// input, metadata, keys, channels, priority and creation time) as `new` has them, reusing
+/// the buffers `record` already holds.
+fn take_mutable(record: &mut TaskRecord, new: &TaskRecord) {
+    record.status = new.status;
+    record.output.clone_from(&new.output);
+    record.error.clone_from(&new.error);
+    record.progress_percent = new.progress_percent;
+    record.progress_label.clone_from(&new.progress_label);
+    record.progress_meta.clone_from(&new.progress_meta);
+    record.attempt = new.attempt;
+    record.max_attempts = new.max_attempts;
+    record.scheduled_at = new.scheduled_at;
+    record.updated_at = new.updated_at;
+    record.claimed_at = new.claimed_at;
+    record.started_at = new.started_at;
+    record.finished_at = new.finished_at;
+    record.cancel_requested_at = new.cancel_requested_at;
+    record.lease_owner.clone_from(&new.lease_owner);
+    record.lease_token.clone_from(&new.lease_token);
+    record.lease_expires_at = new.lease_expires_at;
+    record.last_heartbeat_at = new.last_heartbeat_at;
+    record.retry_scheduled_at = new.retry_scheduled_at;
+    record.stale_at = new.stale_at;
+    record.stale_reason.clone_from(&new.stale_reason);
+    record.last_step_seq = new.last_step_seq;
+    record.revision = new.revision;
 }
 
 /// A rough size of `record` in memory: a fixed part for its fields and short strings, plus
@@ -209,7 +244,8 @@ mod tests {
     use serde_json::json;
     use tasks_core::{LeaseToken, NewTask, TaskRecord, Timestamp, transition};
 
-    use super::{Change, MAX_RECORD_BYTES, MAX_RECORDS, RecentRecords};
+    use super::{Change, MAX_RECORD_BYTES, MAX_RECORDS, RecentRecords, change_after};
+    use crate::update::every_mutable_column_changed;
 
     fn claimed(input: serde_json::Value) -> TaskRecord {
         let now = Timestamp::from_millis(1_000);
@@ -273,5 +309,34 @@ mod tests {
         assert_eq!(recent.len(), 1, "the same version keeps it");
         recent.check(8);
         assert_eq!((recent.len(), recent.bytes), (0, 0));
+    }
+
+    #[test]
+    fn a_write_remembers_the_row_as_it_now_is() {
+        let old = claimed(json!({"n": 1}));
+        let new = every_mutable_column_changed(&old);
+        let Change::Remember(remembered) = change_after(old.clone(), &new) else {
+            panic!("a running task with a lease is remembered");
+        };
+        assert_eq!(*remembered, new, "every mutable column is taken from the new record");
+
+        // A column `update` never writes stays as the row holds it.
+        let mut moved = new.clone();
+        moved.input = json!({"n": 2});
+        let Change::Remember(remembered) = change_after(old.clone(), &moved) else {
+            panic!("still running");
+        };
+        assert_eq!(remembered.input, old.input);
+    }
+
+    #[test]
+    fn a_write_that_ends_the_lease_forgets_the_task() {
+        let old = claimed(json!({"n": 1}));
+        let mut ended = every_mutable_column_changed(&old);
+        ended.status = tasks_core::TaskStatus::Succeeded;
+        assert!(matches!(change_after(old.clone(), &ended), Change::Forget(id) if id == old.id));
+        let mut released = every_mutable_column_changed(&old);
+        released.lease_token = None;
+        assert!(matches!(change_after(old.clone(), &released), Change::Forget(id) if id == old.id));
     }
 }

@@ -17,7 +17,7 @@ use crate::tx::WriteTx;
 use crate::{enqueue, recent, row, update};
 
 /// Writes back a record changed from `old` to `new` and logs the change.
-pub(crate) fn save(tx: &WriteTx<'_>, old: &TaskRecord, new: &TaskRecord) -> Result<(), StoreError> {
+pub(crate) fn save(tx: &WriteTx<'_>, old: TaskRecord, new: &TaskRecord) -> Result<(), StoreError> {
     update::update_record(tx, old, new)?;
     changes::log(tx, &new.id, new.revision, ChangeKind::Updated)
 }
@@ -36,7 +36,7 @@ pub(crate) fn worker_write(
 ) -> Result<TaskRecord, StoreError> {
     let current = leased(tx, lease)?;
     let next = apply(&current).map_err(|refusal| StoreError::refused(&lease.task_id, refusal))?;
-    save(tx, &current, &next)?;
+    save(tx, current, &next)?;
     Ok(next)
 }
 
@@ -51,7 +51,7 @@ pub(crate) fn append_steps(
     let (task, steps) = transition::append_steps(&current, &lease.token, steps, now)
         .map_err(|refusal| StoreError::refused(&lease.task_id, refusal))?;
     row::insert_steps(tx, &steps)?;
-    save(tx, &current, &task)?;
+    save(tx, current, &task)?;
     Ok(AppendedSteps { task, steps })
 }
 
@@ -68,7 +68,7 @@ pub(crate) fn cancel(
     let next = transition::request_cancel(&current, reason, now)
         .map_err(|refusal| StoreError::refused(id, refusal))?;
     if next.revision != current.revision {
-        save(tx, &current, &next)?;
+        save(tx, current, &next)?;
     }
     Ok(next)
 }
@@ -89,6 +89,6 @@ pub(crate) fn retry(
     let (next, step) = transition::retry(&current, holder.as_ref(), now)
         .map_err(|refusal| StoreError::refused(id, refusal))?;
     row::insert_steps(tx, std::slice::from_ref(&step))?;
-    save(tx, &current, &next)?;
+    save(tx, current, &next)?;
     Ok(next)
 }
