@@ -17,6 +17,7 @@ use std::rc::Rc;
 
 use rusqlite::OptionalExtension;
 use rusqlite::types::Value;
+use tasks_core::lease::MAX_CLAIM_BATCH;
 use tasks_core::transition;
 use tasks_core::{
     ClaimRequest, ClaimedStart, KindSelector, LeaseToken, StoreError, TaskRecord, Timestamp,
@@ -141,7 +142,8 @@ fn take(
     // one page, and later pages pick up after the last row seen.
     let page = i64::from(request.limit.saturating_mul(2).clamp(16, 2_000));
     // Each claimed record with the record it was, so the write sets only what changed.
-    let mut claimed: Vec<(TaskRecord, TaskRecord)> = Vec::new();
+    let mut claimed: Vec<(TaskRecord, TaskRecord)> =
+        Vec::with_capacity(request.limit.min(MAX_CLAIM_BATCH) as usize);
     // The last candidate seen; `None` until the first page has been read.
     let mut after: Option<Position> = None;
     'pages: loop {
