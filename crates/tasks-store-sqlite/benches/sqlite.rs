@@ -6,9 +6,12 @@
 //! prints the medians: the store's rate, the ceiling's, their ratio, and the goal.
 //! `TASKS_BENCH_DURABILITY=full` measures with `synchronous = FULL` instead of `NORMAL`;
 //! `TASKS_BENCH_ONLY=<text>` runs only the measurements whose name contains the text (for
-//! profiling one of them).
+//! profiling one of them). `TASKS_BENCH_PAGE_SIZE=<bytes>` creates both databases with that
+//! page size (the store through `SqliteOptions::page_size`); `TASKS_BENCH_INPUT_BYTES=<n>`
+//! pads every task's input with a string of `n` bytes (the default input is 30 bytes).
 
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
@@ -175,13 +178,30 @@ impl Timer {
     }
 }
 
+/// `TASKS_BENCH_PAGE_SIZE`, when set.
+static PAGE_SIZE: LazyLock<Option<u32>> = LazyLock::new(|| {
+    std::env::var("TASKS_BENCH_PAGE_SIZE").ok().map(|text| text.parse().expect("a page size"))
+});
+
+/// The padding `TASKS_BENCH_INPUT_BYTES` asks for (none by default).
+static PADDING: LazyLock<Option<String>> = LazyLock::new(|| {
+    let bytes = std::env::var("TASKS_BENCH_INPUT_BYTES").ok()?;
+    Some("x".repeat(bytes.parse().expect("a byte count")))
+});
+
 fn open_store(dir: &Path, durability: Durability) -> SqliteTaskStore {
-    let options = SqliteOptions::new(dir.join("store.db")).durability(durability);
+    let mut options = SqliteOptions::new(dir.join("store.db")).durability(durability);
+    if let Some(bytes) = *PAGE_SIZE {
+        options = options.page_size(bytes);
+    }
     SqliteTaskStore::open(options).expect("open the store")
 }
 
 fn input(n: usize) -> serde_json::Value {
-    json!({"reportId": n, "format": "pdf"})
+    match PADDING.as_deref() {
+        None => json!({"reportId": n, "format": "pdf"}),
+        Some(padding) => json!({"reportId": n, "format": "pdf", "padding": padding}),
+    }
 }
 
 fn batches(count: usize, size: usize) -> Vec<Vec<NewTask>> {
@@ -314,6 +334,9 @@ fn progress_store(dir: &Path, durability: Durability) -> Sample {
 
 fn open_ceiling(dir: &Path, durability: Durability) -> Connection {
     let conn = Connection::open(dir.join("ceiling.db")).expect("open the ceiling");
+    if let Some(bytes) = *PAGE_SIZE {
+        conn.pragma_update(None, "page_size", bytes).expect("page size");
+    }
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
         .expect("WAL");
     conn.pragma_update(None, "synchronous", durability.pragma_value()).expect("synchronous");

@@ -77,6 +77,10 @@ pub(crate) fn open_writer(
     let mut conn =
         Connection::open_with_flags(path, flags).map_err(|e| OpenError::sqlite(path, e))?;
     configure(&conn, options).map_err(|e| OpenError::sqlite(path, e))?;
+    // Takes effect only on a file with nothing written yet, so it must come before WAL mode
+    // (switching writes the header); a file that exists keeps its page size, untouched.
+    conn.pragma_update(None, "page_size", options.page_size)
+        .map_err(|e| OpenError::sqlite(path, e))?;
     conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
         .map_err(|e| OpenError::sqlite(path, e))?;
@@ -124,6 +128,12 @@ fn validate(options: &SqliteOptions) -> Result<(), OpenError> {
     }
     if options.change_log_limit == 0 {
         return Err(OpenError::InvalidOptions { option: "changeLogLimit", expected: "at least 1" });
+    }
+    if !(options.page_size.is_power_of_two() && (512..=65_536).contains(&options.page_size)) {
+        return Err(OpenError::InvalidOptions {
+            option: "pageSize",
+            expected: "a power of two from 512 to 65536",
+        });
     }
     Ok(())
 }

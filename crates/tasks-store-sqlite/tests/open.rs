@@ -107,9 +107,15 @@ fn refuses_invalid_options() {
     for options in [
         SqliteOptions::new(&path).pool_size(0),
         SqliteOptions::new(&path).change_log_limit(0),
+        SqliteOptions::new(&path).page_size(3_000),
+        SqliteOptions::new(&path).page_size(256),
+        SqliteOptions::new(&path).page_size(131_072),
         SqliteOptions::new(":memory:"),
     ] {
-        let err = SqliteTaskStore::open(options).expect_err("refused");
+        let err = SqliteTaskStore::open(options.clone()).expect_err("refused");
+        if options.page_size != SqliteOptions::DEFAULT_PAGE_SIZE {
+            assert!(err.to_string().contains("pageSize"), "names the option: {err}");
+        }
         assert_eq!(err.kind(), OpenErrorKind::InvalidOptions);
         assert_eq!(tasks_core::StoreError::from(err).kind(), StoreErrorKind::InvalidInput);
     }
@@ -178,4 +184,30 @@ fn data_survives_reopening() {
     };
     let store = open(&path);
     assert_eq!(store.get(&created.task.id).expect("get"), Some(created.task));
+}
+
+fn page_size_of(path: &Path) -> u32 {
+    let conn = rusqlite::Connection::open(path).expect("opens");
+    conn.pragma_query_value(None, "page_size", |row| row.get(0)).expect("page size")
+}
+
+#[test]
+fn a_new_file_gets_the_page_size_asked_for_and_an_existing_one_keeps_its_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tasks.db");
+    let created = {
+        let store = SqliteTaskStore::open(SqliteOptions::new(&path).page_size(2_048))
+            .expect("the database opens");
+        store.enqueue(NewTask::new("k", json!({"big": "x".repeat(5_000)})), NOW).expect("enqueue")
+    };
+    assert_eq!(page_size_of(&path), 2_048);
+    let store = SqliteTaskStore::open(SqliteOptions::new(&path).page_size(8_192))
+        .expect("the database opens again");
+    assert_eq!(store.get(&created.task.id).expect("get"), Some(created.task), "nothing lost");
+    store.enqueue(NewTask::new("k", json!({"n": 2})), NOW).expect("still writable");
+    drop(store);
+    assert_eq!(page_size_of(&path), 2_048, "an existing file keeps its page size");
+    let fresh = dir.path().join("default.db");
+    drop(open(&fresh));
+    assert_eq!(page_size_of(&fresh), SqliteOptions::DEFAULT_PAGE_SIZE);
 }
