@@ -100,6 +100,14 @@ pub fn validate_percent(value: f64) -> Result<(), InvalidInput> {
     }
 }
 
+/// A valid percent as every store keeps it: `-0.0` becomes `0.0`. SQLite keeps no negative
+/// zero, so without this one store would read back `0.0` where another kept `-0.0`, and the
+/// JSON of the same task would differ between stores.
+pub fn stored_percent(value: f64) -> f64 {
+    // IEEE 754: -0.0 + 0.0 is +0.0, and adding zero leaves every other value as it was.
+    value + 0.0
+}
+
 /// Checks a JSON document's nesting depth and serialized size.
 ///
 /// The depth is checked first and without recursion, so a hostile, deeply nested value can

@@ -189,7 +189,7 @@ pub fn set_progress(
     check_lease(record, token, now)?;
     let mut next = touched(record, now);
     if let Some(percent) = update.percent {
-        next.progress_percent = Some(percent);
+        next.progress_percent = Some(limits::stored_percent(percent));
     }
     if let Some(label) = &update.label {
         next.progress_label = Some(label.clone());
@@ -252,7 +252,7 @@ fn numbered_step(record: &mut TaskRecord, step: &NewStep, now: Timestamp) -> Ste
         level: step.level.clone(),
         message: step.message.clone(),
         meta: step.meta.clone(),
-        percent: step.percent,
+        percent: step.percent.map(limits::stored_percent),
         created_at: now,
     }
 }

@@ -20,6 +20,7 @@
 //! status check is written so that the planner cannot use the active-tasks index instead
 //! (see [`active_by_id`]).
 
+use tasks_core::limits::stored_percent;
 use tasks_core::{
     Lease, NewStep, ProgressUpdate, StepId, StepRecord, StoreError, TaskRecord, Timestamp,
 };
@@ -146,12 +147,13 @@ impl PostgresTaskStore {
         now: Timestamp,
     ) -> Result<TaskRecord, StoreError> {
         let meta = update.meta.as_ref().map(postgres::types::Json);
+        let percent = update.percent.map(stored_percent);
         let sql = &self.inner.fast.progress;
         let params: [&(dyn postgres::types::ToSql + Sync); 6] = [
             &lease.task_id.as_str(),
             &lease.token.as_str(),
             &now.as_millis(),
-            &update.percent,
+            &percent,
             &update.label,
             &meta,
         ];
@@ -171,7 +173,8 @@ impl PostgresTaskStore {
         let messages: Vec<&str> = steps.iter().map(|step| step.message.as_str()).collect();
         let metas: Vec<Option<postgres::types::Json<&tasks_core::JsonObject>>> =
             steps.iter().map(|step| step.meta.as_ref().map(postgres::types::Json)).collect();
-        let percents: Vec<Option<f64>> = steps.iter().map(|step| step.percent).collect();
+        let percents: Vec<Option<f64>> =
+            steps.iter().map(|step| step.percent.map(stored_percent)).collect();
         let count = i64::try_from(steps.len()).unwrap_or(i64::MAX);
         let sql = &self.inner.fast.steps;
         let params: [&(dyn postgres::types::ToSql + Sync); 10] = [
@@ -202,7 +205,7 @@ impl PostgresTaskStore {
                 level: step.level.clone(),
                 message: step.message.clone(),
                 meta: step.meta.clone(),
-                percent: step.percent,
+                percent: step.percent.map(stored_percent),
                 created_at: now,
             })
             .collect();

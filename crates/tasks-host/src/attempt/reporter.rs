@@ -81,7 +81,7 @@ impl TaskReporter for AttemptReporter {
                 let mut record = reports.record.clone();
                 if let Some(pending) = &reports.progress {
                     if let Some(percent) = pending.percent {
-                        record.progress_percent = Some(percent);
+                        record.progress_percent = Some(tasks_core::limits::stored_percent(percent));
                     }
                     if let Some(label) = &pending.label {
                         record.progress_label = Some(label.clone());

@@ -85,6 +85,7 @@ macro_rules! __conformance_behaviours {
             heartbeat_shows_cancel_request,
             progress_merges_fields,
             progress_refuses_invalid_percent,
+            negative_zero_percent_is_kept_as_zero,
             steps_are_numbered_without_gaps,
             steps_replay_from_cursor_with_limit,
             steps_refuse_empty_message_atomically,

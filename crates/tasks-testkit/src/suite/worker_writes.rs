@@ -107,6 +107,27 @@ pub fn progress_refuses_invalid_percent(store: &dyn TaskStore) {
     assert_eq!(picture(store), before, "refused progress changed the store");
 }
 
+/// A percent of `-0.0` is valid and kept as `0.0`, by progress and steps alike, so every store
+/// reads back the same value (SQLite keeps no negative zero) and the task's JSON says `0.0`.
+pub fn negative_zero_percent_is_kept_as_zero(store: &dyn TaskStore) {
+    let busy = running(store, task_id("work", "t1"), T0);
+    let is_zero = |percent: Option<f64>| percent.is_some_and(|p| p == 0.0 && p.is_sign_positive());
+    let updated = store
+        .set_progress(&lease(&busy), &ProgressUpdate::percent(-0.0), at_s(1))
+        .expect("-0.0 is a valid percent");
+    assert!(is_zero(updated.progress_percent), "returned {:?}", updated.progress_percent);
+    let stored = fetch(store, &busy.id);
+    assert!(is_zero(stored.progress_percent), "read back {:?}", stored.progress_percent);
+    let text = serde_json::to_string(&stored.progress_percent).expect("serializes");
+    assert_eq!(text, "0.0", "the JSON of the task says 0.0");
+    let appended = store
+        .append_steps(&lease(&busy), &[NewStep::info("begun").percent(-0.0)], at_s(2))
+        .expect("append succeeds");
+    assert!(is_zero(appended.steps[0].percent), "returned {:?}", appended.steps[0].percent);
+    let listed = steps(store, &busy.id);
+    assert!(is_zero(listed[0].percent), "read back {:?}", listed[0].percent);
+}
+
 /// `append_steps`: "Steps get the next `seq` numbers with no gap, and the current attempt",
 /// across calls and across attempts; one call is one revision; the record's `lastStepSeq`
 /// follows.
