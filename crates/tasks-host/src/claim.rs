@@ -184,6 +184,8 @@ fn launch(inner: &Arc<Inner>, claimed: Vec<Claimed>) {
         lock(&inner.slots).acquire(&attempt.kind);
         let key = (attempt.id.clone(), attempt.number);
         lock(&inner.running).insert(key, Arc::clone(&attempt));
-        tokio::spawn(drive(Arc::clone(inner), attempt, registration, start));
+        // Boxed: the attempt's future holds its records and every state of its writes, and
+        // tokio moves an unboxed future by value several times while spawning and polling it.
+        tokio::spawn(Box::pin(drive(Arc::clone(inner), attempt, registration, start)));
     }
 }
