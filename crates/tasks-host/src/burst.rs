@@ -1,7 +1,7 @@
-//! [`BurstWriter`]: the host's lease-holder writes that come many at a time, written as a small
-//! group commit: the final writes of attempts ([`Finishes`]: complete, fail, acknowledge a
-//! cancel; one `finish_batch` per burst). (The starts once went through here too, as a second
-//! kind; the claim now starts what it claims in the same transaction, `claim_and_start`.)
+//! [`FinishWriter`]: the final writes of attempts (complete, fail, acknowledge a cancel), which
+//! come many at a time, written as a small group commit: one `finish_batch` per burst. (The
+//! starts once went through here too, as a second kind of burst; the claim now starts what it
+//! claims in the same transaction, `claim_and_start`.)
 //!
 //! A write that finds no write of its kind in flight goes to the store at once; the ones that
 //! arrive while a write is in flight wait for it to end and then go together, whatever their
@@ -29,44 +29,6 @@ use crate::inner::{Inner, lock};
 /// The per-item answers of one batched store call.
 type Answers = Result<Vec<Result<TaskRecord, StoreError>>, StoreError>;
 
-/// A kind of write that goes in bursts.
-pub(crate) trait Burst: Sized + 'static {
-    /// One write.
-    type Item: Send + 'static;
-    /// What the kind is, for messages.
-    const WHAT: &'static str;
-    /// The host's writer of this kind.
-    fn writer(inner: &Inner) -> &BurstWriter<Self>;
-    /// Writes a burst in one store call: one answer per item, in order.
-    fn write(store: &dyn TaskStore, items: &[Self::Item], clock: &dyn Clock) -> Answers;
-    /// Tells listeners how the accepted writes of a burst left their tasks, in order.
-    fn tell<'r>(inner: &Inner, records: impl Iterator<Item = &'r TaskRecord>);
-}
-
-/// The final writes of attempts.
-#[derive(Debug)]
-pub(crate) struct Finishes;
-
-impl Burst for Finishes {
-    type Item = Finish;
-    const WHAT: &'static str = "final write";
-
-    fn writer(inner: &Inner) -> &BurstWriter<Self> {
-        &inner.finishes
-    }
-
-    fn write(store: &dyn TaskStore, finishes: &[Finish], clock: &dyn Clock) -> Answers {
-        store.finish_batch(finishes, clock.now())
-    }
-
-    fn tell<'r>(inner: &Inner, records: impl Iterator<Item = &'r TaskRecord>) {
-        inner.emit_tasks(records.map(|record| (event_of_end(record), record)));
-    }
-}
-
-/// The writer of final writes.
-pub(crate) type FinishWriter = BurstWriter<Finishes>;
-
 /// Where the answer to one write goes.
 type Reply = oneshot::Sender<Result<TaskRecord, StoreError>>;
 
@@ -87,23 +49,17 @@ impl Pending {
     }
 }
 
-/// Writes of one kind waiting for the next burst.
-#[derive(Debug)]
-pub(crate) struct BurstWriter<B: Burst> {
-    queue: Mutex<Queue<B::Item>>,
+/// Final writes waiting for the next burst.
+#[derive(Debug, Default)]
+pub(crate) struct FinishWriter {
+    queue: Mutex<Queue>,
     /// Told whenever a burst was answered.
     landed: Notify,
 }
 
-impl<B: Burst> Default for BurstWriter<B> {
-    fn default() -> Self {
-        BurstWriter { queue: Mutex::new(Queue::default()), landed: Notify::new() }
-    }
-}
-
-#[derive(Debug)]
-struct Queue<T> {
-    waiting: Vec<(T, Reply)>,
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: Vec<(Finish, Reply)>,
     /// A writing loop runs (and will take `waiting` before it stops).
     writing: bool,
     /// Bursts taken to the store so far, and bursts answered so far.
@@ -111,23 +67,17 @@ struct Queue<T> {
     answered: u64,
 }
 
-impl<T> Default for Queue<T> {
-    fn default() -> Self {
-        Queue { waiting: Vec::new(), writing: false, begun: 0, answered: 0 }
-    }
-}
-
-impl<B: Burst> BurstWriter<B> {
+impl FinishWriter {
     /// Writes `item` in the next burst, and returns its own answer, as the single write would.
-    pub(crate) async fn write(inner: &Arc<Inner>, item: B::Item) -> Result<TaskRecord, StoreError> {
+    pub(crate) async fn write(inner: &Arc<Inner>, item: Finish) -> Result<TaskRecord, StoreError> {
         let (reply, answer) = oneshot::channel();
         Self::enqueue(inner, (item, reply));
         Pending(answer).answer().await
     }
 
     /// Queues `write` for the next burst, starting a writing loop if none runs.
-    fn enqueue(inner: &Arc<Inner>, write: (B::Item, Reply)) {
-        let writer = B::writer(inner);
+    fn enqueue(inner: &Arc<Inner>, write: (Finish, Reply)) {
+        let writer = &inner.finishes;
         let start_loop = {
             let mut queue = lock(&writer.queue);
             queue.waiting.push(write);
@@ -135,9 +85,8 @@ impl<B: Burst> BurstWriter<B> {
         };
         if start_loop {
             let looping = Arc::clone(inner);
-            let spawned = inner
-                .store
-                .spawn_session(move |store, clock| write_bursts::<B>(&looping, store, clock));
+            let spawned =
+                inner.store.spawn_session(move |store, clock| write_bursts(&looping, store, clock));
             if !spawned {
                 writer.abandon();
             }
@@ -145,7 +94,7 @@ impl<B: Burst> BurstWriter<B> {
     }
 
     /// The last burst that holds a write made by now, if one is not answered yet: the burst
-    /// in flight, or the next one when writes wait for it. [`BurstWriter::landed`] waits for
+    /// in flight, or the next one when writes wait for it. [`FinishWriter::landed`] waits for
     /// it, which takes at most two writes.
     pub(crate) fn pending_burst(&self) -> Option<u64> {
         let queue = lock(&self.queue);
@@ -156,7 +105,7 @@ impl<B: Burst> BurstWriter<B> {
         }
     }
 
-    /// Waits until burst `ticket` (from [`BurstWriter::pending_burst`]) was answered, or the
+    /// Waits until burst `ticket` (from [`FinishWriter::pending_burst`]) was answered, or the
     /// writer was reset.
     pub(crate) async fn landed(&self, ticket: u64) {
         loop {
@@ -197,9 +146,9 @@ impl<B: Burst> BurstWriter<B> {
 
 /// Resets the writer if its loop panics (a store that panicked): the writes of the burst in
 /// hand get an error when their replies are dropped, the waiting ones by `abandon`.
-struct PanicGuard<'a, B: Burst>(&'a BurstWriter<B>);
+struct PanicGuard<'a>(&'a FinishWriter);
 
-impl<B: Burst> Drop for PanicGuard<'_, B> {
+impl Drop for PanicGuard<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.0.abandon();
@@ -208,8 +157,8 @@ impl<B: Burst> Drop for PanicGuard<'_, B> {
 }
 
 /// Writes bursts until none waits. Runs on a blocking thread.
-fn write_bursts<B: Burst>(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
-    let writer = B::writer(inner);
+fn write_bursts(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
+    let writer = &inner.finishes;
     let _guard = PanicGuard(writer);
     loop {
         let burst = {
@@ -221,24 +170,26 @@ fn write_bursts<B: Burst>(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn
             queue.begun += 1;
             std::mem::take(&mut queue.waiting)
         };
-        let (items, replies): (Vec<B::Item>, Vec<Reply>) = burst.into_iter().unzip();
-        let answers = B::write(store, &items, clock);
-        answer::<B>(inner, replies, answers);
+        let (finishes, replies): (Vec<Finish>, Vec<Reply>) = burst.into_iter().unzip();
+        let answers = store.finish_batch(&finishes, clock.now());
+        answer(inner, replies, answers);
         lock(&writer.queue).answered += 1;
         writer.landed.notify_waiters();
     }
 }
 
 /// Tells listeners how each accepted write left its task, then answers each caller.
-fn answer<B: Burst>(inner: &Inner, replies: Vec<Reply>, answers: Answers) {
+fn answer(inner: &Inner, replies: Vec<Reply>, answers: Answers) {
     match answers {
         Ok(answers) => {
-            B::tell(inner, answers.iter().flatten());
+            let told = answers.iter().flatten();
+            inner.emit_tasks(told.map(|record| (event_of_end(record), record)));
             let mut answers = answers.into_iter();
             for reply in replies {
                 let answer = answers.next().unwrap_or_else(|| {
                     Err(StoreError::Backend {
-                        message: format!("the store answered fewer {}s than it was given", B::WHAT),
+                        message: "the store answered fewer final writes than it was given"
+                            .to_owned(),
                         source: None,
                     })
                 });
