@@ -52,6 +52,15 @@ impl KindClaim {
     }
 }
 
+/// The limits a [`ClaimRequest`] sets on one kind ([`ClaimRequest::kind_limits`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct KindLimits {
+    /// At most this many of the kind in this call.
+    pub limit: Option<u32>,
+    /// At most this many of the kind claimed or running in the whole store.
+    pub max_active: Option<u32>,
+}
+
 /// Which kinds a claim may take.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type", content = "kinds")]
@@ -133,11 +142,16 @@ impl ClaimRequest {
         Ok(())
     }
 
-    /// The claim settings for `kind`: `None` when the request does not take that kind.
-    pub fn kind_claim(&self, kind: &str) -> Option<KindClaim> {
+    /// The limits the request sets on `kind`: `None` when the request does not take that kind.
+    /// When a kind is listed twice, its first entry applies. Nothing is copied, so a store may
+    /// ask for every candidate it reads.
+    pub fn kind_limits(&self, kind: &str) -> Option<KindLimits> {
         match &self.kinds {
-            KindSelector::Any => Some(KindClaim::any(kind)),
-            KindSelector::Only(kinds) => kinds.iter().find(|claim| claim.kind == kind).cloned(),
+            KindSelector::Any => Some(KindLimits::default()),
+            KindSelector::Only(kinds) => kinds
+                .iter()
+                .find(|claim| claim.kind == kind)
+                .map(|claim| KindLimits { limit: claim.limit, max_active: claim.max_active }),
         }
     }
 }

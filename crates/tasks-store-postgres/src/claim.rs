@@ -287,7 +287,7 @@ fn budget(db: &mut impl Db, sql: &Sql, request: &ClaimRequest) -> Result<Option<
         }
         let mut resolved: HashSet<&str> = HashSet::new();
         for claim in kinds {
-            // The first entry of a kind is the one that applies (as `ClaimRequest::kind_claim`).
+            // The first entry of a kind is the one that applies (as `ClaimRequest::kind_limits`).
             if !resolved.insert(claim.kind.as_str()) {
                 continue;
             }

@@ -205,7 +205,7 @@ impl PostgresTaskStore {
                 level: step.level.clone(),
                 message: step.message.clone(),
                 meta: step.meta.clone(),
-                percent: step.percent.map(stored_percent),
+                percent: percents[index],
                 created_at: now,
             })
             .collect();

@@ -102,11 +102,11 @@ pub(crate) fn claim_and_start(
     Ok(items)
 }
 
-/// Writes each taken task from how it was to how it is now, and logs the change.
+/// Logs the change of each taken task and writes it from how it was to how it is now (the
+/// records it was go on to the writer's memory).
 fn write_back(tx: &WriteTx<'_>, pairs: Vec<(TaskRecord, &TaskRecord)>) -> Result<(), StoreError> {
-    let news: Vec<&TaskRecord> = pairs.iter().map(|(_, new)| *new).collect();
-    update::update_records(tx, pairs)?;
-    insert::log_updates(tx, news.into_iter())
+    insert::log_updates(tx, pairs.iter().map(|(_, new)| *new))?;
+    update::update_records(tx, pairs)
 }
 
 /// Picks and claims (in memory) up to `request.limit` due tasks: each as it was, and as the
@@ -246,19 +246,12 @@ impl Budget<'_> {
         kind: &str,
         key: Option<&str>,
     ) -> Result<bool, StoreError> {
-        // The kind's limits, read in place (`ClaimRequest::kind_claim` copies them out).
-        let (limit, max_active) = match &self.request.kinds {
-            KindSelector::Any => (None, None),
-            KindSelector::Only(kinds) => match kinds.iter().find(|claim| claim.kind == kind) {
-                Some(claim) => (claim.limit, claim.max_active),
-                None => return Ok(false),
-            },
-        };
+        let Some(limits) = self.request.kind_limits(kind) else { return Ok(false) };
         let taken = self.taken_by_kind.get(kind).copied().unwrap_or(0);
-        if limit.is_some_and(|limit| taken >= limit) {
+        if limits.limit.is_some_and(|limit| taken >= limit) {
             return Ok(false);
         }
-        if let Some(max) = max_active {
+        if let Some(max) = limits.max_active {
             let active = match self.active_by_kind.get(kind) {
                 Some(count) => *count,
                 None => {

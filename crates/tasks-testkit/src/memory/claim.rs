@@ -31,7 +31,7 @@ impl State {
             .tasks
             .values()
             .filter(|record| {
-                is_claimable(record, now) && request.kind_claim(&record.kind).is_some()
+                is_claimable(record, now) && request.kind_limits(&record.kind).is_some()
             })
             .collect();
         candidates.sort_by(|a, b| claim_order(a, b));
@@ -44,11 +44,11 @@ impl State {
             {
                 break;
             }
-            let Some(kind_claim) = request.kind_claim(&candidate.kind) else { continue };
+            let Some(limits) = request.kind_limits(&candidate.kind) else { continue };
             let taken = taken_by_kind.get(&candidate.kind).copied().unwrap_or(0);
             let active_of_kind = active_by_kind.get(&candidate.kind).copied().unwrap_or(0);
-            if kind_claim.limit.is_some_and(|limit| taken >= limit)
-                || kind_claim.max_active.is_some_and(|max| active_of_kind >= u64::from(max))
+            if limits.limit.is_some_and(|limit| taken >= limit)
+                || limits.max_active.is_some_and(|max| active_of_kind >= u64::from(max))
             {
                 continue;
             }
