@@ -9,6 +9,8 @@
 //! profiling one of them). `TASKS_BENCH_PAGE_SIZE=<bytes>` creates both databases with that
 //! page size (the store through `SqliteOptions::page_size`); `TASKS_BENCH_INPUT_BYTES=<n>`
 //! pads every task's input with a string of `n` bytes (the default input is 30 bytes).
+//! `TASKS_BENCH_BACKGROUND_CHECKPOINT=off` (or a number of milliseconds) sets the store's
+//! background checkpoint (`SqliteOptions::background_checkpoint`; on, every 10 ms, by default).
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -193,6 +195,14 @@ fn open_store(dir: &Path, durability: Durability) -> SqliteTaskStore {
     let mut options = SqliteOptions::new(dir.join("store.db")).durability(durability);
     if let Some(bytes) = *PAGE_SIZE {
         options = options.page_size(bytes);
+    }
+    match std::env::var("TASKS_BENCH_BACKGROUND_CHECKPOINT").as_deref() {
+        Ok("off") => options = options.background_checkpoint(None),
+        Ok(ms) => {
+            let ms = ms.parse().expect("`off` or a number of milliseconds");
+            options = options.background_checkpoint(Some(Duration::from_millis(ms)));
+        }
+        Err(_) => {}
     }
     SqliteTaskStore::open(options).expect("open the store")
 }

@@ -4,6 +4,7 @@
 
 mod batch;
 mod changes;
+mod checkpoint;
 mod claim;
 mod enqueue;
 mod error;

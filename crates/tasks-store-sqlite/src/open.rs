@@ -34,7 +34,9 @@ const READER_STATEMENT_CACHE: usize = 64;
 /// each page once however often it was rewritten, and costs two fsyncs even at
 /// `synchronous = NORMAL`; the small hot pages of a queue (the tail of the change log, the lease
 /// index) are rewritten by nearly every commit, so checkpointing ten times less often removes
-/// most of that work. The WAL grows to about 40 MiB between checkpoints.
+/// most of that work. The WAL grows to about 40 MiB between checkpoints. With the background
+/// checkpoint on (`checkpoint`), this one finds little left to copy, and is what restarts the
+/// WAL from its beginning.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 /// What [`prepare_schema`] did.

@@ -7,7 +7,9 @@
 //! moment the previous commit ends, instead of all racing for SQLite's write lock and sleeping
 //! in its busy handler (which backs off in steps of up to 100 ms). The busy timeout is then
 //! only ever spent waiting for *other processes*. The one connection also keeps every write
-//! statement prepared. Reads use the r2d2 pool and never wait for the writer (WAL mode).
+//! statement prepared. Reads use the r2d2 pool and never wait for the writer (WAL mode). A
+//! thread of the store copies commits into the database file (see `checkpoint`), nudged after
+//! each commit.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -26,6 +28,7 @@ use tasks_core::{
     TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
 };
 
+use crate::checkpoint::{Checkpointer, CheckpointerError};
 use crate::error::{OpenError, pool, sql};
 use crate::open::{configure_reader, open_writer};
 use crate::options::SqliteOptions;
@@ -46,6 +49,9 @@ pub struct SqliteTaskStore {
     readers: Pool<SqliteConnectionManager>,
     options: SqliteOptions,
     writes: AtomicU64,
+    /// Copies commits into the main file off the writer's path; `None` when the options turn
+    /// it off (see `checkpoint`).
+    checkpointer: Option<Checkpointer>,
 }
 
 /// The writer connection, and its memory of the records it last wrote (see `recent`).
@@ -88,11 +94,23 @@ impl SqliteTaskStore {
             .connection_timeout(options.busy_timeout.max(Duration::from_secs(1)))
             .build(manager)
             .map_err(|e| OpenError::Sqlite { path: options.path.clone(), source: Box::new(e) })?;
+        let checkpointer = match options.background_checkpoint {
+            Some(interval) => {
+                Some(Checkpointer::start(&options.path, interval).map_err(|error| match error {
+                    CheckpointerError::Sqlite(e) => OpenError::sqlite(&options.path, e),
+                    CheckpointerError::Thread(source) => {
+                        OpenError::Io { path: options.path.clone(), source }
+                    }
+                })?)
+            }
+            None => None,
+        };
         Ok(SqliteTaskStore {
             writer: Mutex::new(Writer { conn: writer, recent: RefCell::default() }),
             readers,
             options,
             writes: AtomicU64::new(0),
+            checkpointer,
         })
     }
 
@@ -116,6 +134,9 @@ impl SqliteTaskStore {
             changes::prune(&tx, self.options.change_log_limit)?;
         }
         tx.commit()?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.nudge();
+        }
         Ok(value)
     }
 
