@@ -35,8 +35,8 @@ const READER_STATEMENT_CACHE: usize = 64;
 /// `synchronous = NORMAL`; the small hot pages of a queue (the tail of the change log, the lease
 /// index) are rewritten by nearly every commit, so checkpointing ten times less often removes
 /// most of that work. The WAL grows to about 40 MiB between checkpoints. With the background
-/// checkpoint on (`checkpoint`), this one finds little left to copy, and is what restarts the
-/// WAL from its beginning.
+/// checkpoint on (`checkpoint`), this one finds little left to copy; it still bounds the WAL
+/// should that thread fall behind.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 /// What [`prepare_schema`] did.
@@ -108,6 +108,23 @@ pub(crate) fn open_writer(
     };
     tx.commit().map_err(|e| OpenError::sqlite(path, e))?;
     Ok((conn, SchemaReport { previous_version, version: SCHEMA_VERSION }))
+}
+
+/// Pages of cache the checkpoint thread's connection keeps: a checkpoint copies frames from the
+/// WAL file to the main file without going through the page cache.
+const CHECKPOINTER_CACHE_PAGES: i64 = 16;
+
+/// Opens the background checkpoint's connection (see `checkpoint`) to a file the writer has
+/// already checked and prepared: never creating it, with the settings every connection gets
+/// (its busy timeout covers the schema read before its first checkpoint) and a small cache.
+pub(crate) fn open_checkpointer(options: &SqliteOptions) -> Result<Connection, OpenError> {
+    let path = options.path();
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| OpenError::sqlite(path, e))?;
+    configure(&conn, options).map_err(|e| OpenError::sqlite(path, e))?;
+    conn.pragma_update(None, "cache_size", CHECKPOINTER_CACHE_PAGES)
+        .map_err(|e| OpenError::sqlite(path, e))?;
+    Ok(conn)
 }
 
 /// Opens a pooled read connection's settings: the shared ones, and query-only, so a reader can

@@ -56,13 +56,13 @@ pub struct SqliteOptions {
     /// measured trade-off.
     pub page_size: u32,
     /// How often, at most, a thread of the store copies new commits from the WAL into the
-    /// database file (a `PASSIVE` checkpoint, which never blocks readers or writers); `None`
+    /// database file (a `PASSIVE` checkpoint, which never waits for readers or writers); `None`
     /// leaves all checkpoints to the writer. 10 ms by default.
     ///
     /// Without it, the commit that crosses SQLite's checkpoint threshold flushes and copies the
     /// whole WAL (up to 40 MiB here) while every other write waits. With it, that commit finds
     /// only the last few milliseconds of writes left to copy. It costs the thread's own
-    /// connection and, on a busy store, two flushes per interval on another core.
+    /// connection and, on a busy store, up to two flushes per interval on another core.
     pub background_checkpoint: Option<Duration>,
 }
 

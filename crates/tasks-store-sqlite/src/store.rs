@@ -28,9 +28,9 @@ use tasks_core::{
     TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
 };
 
-use crate::checkpoint::{Checkpointer, CheckpointerError};
+use crate::checkpoint::Checkpointer;
 use crate::error::{OpenError, pool, sql};
-use crate::open::{configure_reader, open_writer};
+use crate::open::{configure_reader, open_checkpointer, open_writer};
 use crate::options::SqliteOptions;
 use crate::recent::RecentRecords;
 use crate::tx::WriteTx;
@@ -94,15 +94,13 @@ impl SqliteTaskStore {
             .connection_timeout(options.busy_timeout.max(Duration::from_secs(1)))
             .build(manager)
             .map_err(|e| OpenError::Sqlite { path: options.path.clone(), source: Box::new(e) })?;
+        // Started last, so no early return leaves the thread behind. A store that cannot start
+        // it does not open: the options asked for it.
         let checkpointer = match options.background_checkpoint {
-            Some(interval) => {
-                Some(Checkpointer::start(&options.path, interval).map_err(|error| match error {
-                    CheckpointerError::Sqlite(e) => OpenError::sqlite(&options.path, e),
-                    CheckpointerError::Thread(source) => {
-                        OpenError::Io { path: options.path.clone(), source }
-                    }
-                })?)
-            }
+            Some(interval) => Some(
+                Checkpointer::start(open_checkpointer(&options)?, interval)
+                    .map_err(|source| OpenError::Io { path: options.path.clone(), source })?,
+            ),
             None => None,
         };
         Ok(SqliteTaskStore {
