@@ -132,6 +132,9 @@ impl SqliteTaskStore {
             changes::prune(&tx, self.options.change_log_limit)?;
         }
         tx.commit()?;
+        // Outside the write lock: waking the thread is a system call the next writer need not
+        // wait for.
+        drop(writer);
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.nudge();
         }
