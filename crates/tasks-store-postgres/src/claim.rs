@@ -16,6 +16,14 @@
 //!    returns the claimed tasks, and commit. `claim_and_start` uses an update that also
 //!    starts them, so a host's claim and start are one transaction.
 //!
+//! A claim without per-kind limits (no `KindClaim::limit` or `max_active`; a store-wide cap
+//! only lowers the call's limit) takes the direct path instead of steps 2 to 4: one statement
+//! selects and locks the candidates in a CTE, passes over any that another candidate with the
+//! same concurrency key precedes in claim order, and claims the rest (`Sql::claim_direct`).
+//! That is a round trip less, and no candidate list goes to the client and back. When it passed
+//! some over and its page was full, the walk takes the rest of the budget in the same
+//! transaction: the keys just claimed are active, so its selection skips their other tasks.
+//!
 //! The update is core's `transition::claim` written in SQL (as the `fast` module does for the
 //! frequent worker writes), applied to tasks the selection found queued and due and locked:
 //! the attempt raised, claimed now by the runner with a fresh lease token (made in Rust, one
@@ -41,7 +49,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tasks_core::lease::MAX_CLAIM_BATCH;
+use tasks_core::lease::{MAX_CLAIM_BATCH, claim_order};
 use tasks_core::transition;
 use tasks_core::{
     ClaimRequest, ClaimedStart, KindSelector, LeaseToken, StoreError, TaskRecord, TaskStatus,
@@ -158,6 +166,75 @@ fn claim_in(
         KindSelector::Any => None,
         KindSelector::Only(kinds) => Some(kinds.iter().map(|claim| claim.kind.clone()).collect()),
     };
+    if !budget.per_kind.is_empty() {
+        return claim_walk(db, sql, request, budget, accepted_kinds, now, start);
+    }
+    let fetch = budget.remaining.min(MAX_CLAIM_BATCH);
+    let (mut claimed, locked) = claim_direct(db, sql, request, &accepted_kinds, fetch, now, start)?;
+    let passed_over = locked > claimed.len();
+    budget.remaining -= u32::try_from(claimed.len()).unwrap_or(budget.remaining);
+    if passed_over && locked >= fetch as usize && budget.remaining > 0 {
+        // Candidates sharing a key with one claimed were passed over, and more may be queued
+        // behind them: the walk takes the rest. The keys just claimed are active now, so its
+        // selection skips the passed-over candidates by itself.
+        claimed.extend(claim_walk(db, sql, request, budget, accepted_kinds, now, start)?);
+    }
+    Ok(claimed)
+}
+
+/// The direct claim: one statement selects, locks and claims up to `fetch` candidates, taking
+/// the first of each concurrency key. Returns the claimed tasks in claim order, and how many
+/// candidates were locked.
+fn claim_direct(
+    db: &mut impl Db,
+    sql: &Sql,
+    request: &ClaimRequest,
+    accepted_kinds: &Option<Vec<String>>,
+    fetch: u32,
+    now: Timestamp,
+    start: bool,
+) -> Result<(Vec<TaskRecord>, usize), OpError> {
+    let tokens: Vec<LeaseToken> = (0..fetch).map(|_| LeaseToken::generate()).collect();
+    let token_texts: Vec<&str> = tokens.iter().map(LeaseToken::as_str).collect();
+    let now_ms = now.as_millis();
+    let expires = now.saturating_add(request.lease).as_millis();
+    let rows = db
+        .query(
+            &sql.claim_direct[usize::from(start)],
+            &[&now_ms, accepted_kinds, &i64::from(fetch), &token_texts, &request.runner, &expires],
+        )
+        .map_err(claim_conflict)?;
+    let mut locked = 0;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let count: i64 = row.try_get(TASK_COLUMNS.len()).map_err(|_| corrupt("candidate count"))?;
+        locked = usize::try_from(count).map_err(|_| corrupt("candidate count"))?;
+        claimed.push(task_from_row(row)?);
+    }
+    claimed.sort_unstable_by(claim_order);
+    Ok((claimed, locked))
+}
+
+/// Another process claimed a task with one of our concurrency keys and committed first: start
+/// over.
+fn claim_conflict(err: postgres::Error) -> OpError {
+    match unique_violation(&err) {
+        Some(_) => OpError::Retry,
+        None => err.into(),
+    }
+}
+
+/// The walk: selects candidates, applies the per-kind limits and the one-task-per-key rule in
+/// Rust (selecting again past the ones passed over), then claims the ones taken.
+fn claim_walk(
+    db: &mut impl Db,
+    sql: &Sql,
+    request: &ClaimRequest,
+    mut budget: Budget,
+    accepted_kinds: Option<Vec<String>>,
+    now: Timestamp,
+    start: bool,
+) -> Result<Vec<TaskRecord>, OpError> {
     let mut full_kinds: Vec<String> = budget
         .per_kind
         .iter()
@@ -220,12 +297,7 @@ fn claim_in(
             if start { &sql.claim_start_update } else { &sql.claim_update },
             &[&taken, &token_texts, &now_ms, &request.runner, &expires],
         )
-        .map_err(|err| match unique_violation(&err) {
-            // Another process claimed a task with one of our concurrency keys and committed
-            // first.
-            Some(_) => OpError::Retry,
-            None => err.into(),
-        })?;
+        .map_err(claim_conflict)?;
     if rows.len() != taken.len() {
         // The candidates are locked and due, so each is updated; start over rather than
         // return a part of the batch.

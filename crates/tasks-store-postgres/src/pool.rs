@@ -146,9 +146,11 @@ pub(crate) const BEGIN_CUSTOM_PLANS: &str = "BEGIN; SET LOCAL plan_cache_mode = 
 /// the last seconds; with them the planner may think the queue is a few rows and sort all of
 /// it on every claim. With sorts ruled out, the ordered index scan is the one plan left, so
 /// the claim statements use their cached generic plans: planning them again on every claim
-/// cost about a fifth of a millisecond, more than running them.
+/// cost about a fifth of a millisecond, more than running them. No JIT: a generic plan's
+/// estimates of a `LIMIT $n` can cost a claim of a few rows past `jit_above_cost`, and compiling
+/// it took hundreds of milliseconds.
 pub(crate) const BEGIN_CLAIM: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; \
-     SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off";
+     SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off";
 
 /// A transaction on a pooled session, rolled back when dropped without [`Tx::commit`].
 pub(crate) struct Tx<'c> {

@@ -41,6 +41,73 @@ fn unnest(columns: &[(&str, &str)], first: usize, alias: &str) -> String {
     format!("unnest({}) AS {alias}({})", params.join(", "), names.join(", "))
 }
 
+/// What a claim sets, from `$now`, `$runner`, `$expires` and a token expression: core's
+/// `transition::claim`, and `transition::start` with it when `start`.
+fn claim_sets(start: bool, now: &str, runner: &str, expires: &str, token: &str) -> String {
+    let (status, started_at, revisions) =
+        if start { ("running", now, 2) } else { ("claimed", "NULL", 1) };
+    format!(
+        "status = '{status}', attempt = least(t.attempt + 1, {max_u32}), claimed_at = {now}, \
+         started_at = {started_at}, finished_at = NULL, lease_owner = {runner}, \
+         lease_token = {token}, lease_expires_at = {expires}, retry_scheduled_at = NULL, \
+         last_heartbeat_at = {now}, stale_at = NULL, stale_reason = NULL, \
+         revision = t.revision + {revisions}, updated_at = {now}",
+        max_u32 = u32::MAX,
+    )
+}
+
+/// `$1` ids, `$2` lease tokens, `$3` now, `$4` runner, `$5` lease expiry: see
+/// [`Sql::claim_update`].
+fn claim_update(tasks: &str, t_cols: &str, start: bool) -> String {
+    format!(
+        "UPDATE {tasks} AS t SET {} \
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(id, token, ord) \
+         WHERE t.id = v.id RETURNING {t_cols}, v.ord",
+        claim_sets(start, "$3", "$4", "$5", "v.token")
+    )
+}
+
+/// The candidates of a claim in claim order, locked: queued, due, of the kinds asked for, and
+/// with no claimed or running task holding their concurrency key. `$now` and `$kinds` name the
+/// parameters; `extra` adds conditions; `columns` are selected.
+fn claim_candidates(tasks: &str, columns: &str, now: &str, kinds: &str, extra: &str) -> String {
+    // The `OFFSET 0` keeps the key check a per-candidate lookup in the unique index: without
+    // it the planner may hash the keys of every claimed or running task on each claim.
+    format!(
+        "SELECT {columns} FROM {tasks} AS t \
+         WHERE t.status = 'queued' AND t.scheduled_at <= {now} \
+           AND ({kinds}::text[] IS NULL OR t.kind = ANY({kinds}::text[])){extra} \
+           AND (t.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM {tasks} AS a \
+                WHERE a.concurrency_key = t.concurrency_key AND a.{ACTIVE} OFFSET 0)) \
+         ORDER BY t.priority DESC, t.scheduled_at, t.id"
+    )
+}
+
+/// See [`Sql::claim_direct`]. The candidates are locked in a CTE (row locks keep it from being
+/// folded into the update); of those sharing a key, one that another candidate precedes in claim
+/// order is passed over (the row comparison is claim order: priority descending, then due time,
+/// then id). The claimed tasks are found by `id = ANY` (the primary key, whatever the estimates)
+/// and each takes the token at its place in the array. Nothing here sorts: with `enable_sort`
+/// off, a sort would be costed so high that the server compiles the statement with JIT.
+fn claim_direct(tasks: &str, t_cols: &str, start: bool) -> String {
+    let candidates = claim_candidates(
+        tasks,
+        "t.id, t.concurrency_key, t.priority, t.scheduled_at",
+        "$1",
+        "$2",
+        "",
+    );
+    format!(
+        "WITH c AS ({candidates} LIMIT $3 FOR UPDATE OF t SKIP LOCKED), \
+         k AS (SELECT array_agg(c.id) AS ids, (SELECT count(*) FROM c) AS locked FROM c \
+               WHERE c.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM c AS p \
+                   WHERE p.concurrency_key = c.concurrency_key \
+                   AND (c.priority, p.scheduled_at, p.id) < (p.priority, c.scheduled_at, c.id))) \
+         UPDATE {tasks} AS t SET {} FROM k WHERE t.id = ANY(k.ids) RETURNING {t_cols}, k.locked",
+        claim_sets(start, "$1", "$5", "$6", "($4::text[])[array_position(k.ids, t.id)]")
+    )
+}
+
 /// The fixed SQL of one store.
 #[derive(Debug)]
 pub(crate) struct Sql {
@@ -71,8 +138,6 @@ pub(crate) struct Sql {
     update_with_steps: [String; 2],
     /// `$1` now, `$2` kinds or NULL, `$3` full kinds, `$4` ids seen, `$5` busy keys, `$6` limit:
     /// the candidates' id, kind and concurrency key, locked, in claim order.
-    /// The `OFFSET 0` keeps the key check a per-candidate lookup in the unique index: without
-    /// it the planner may hash the keys of every claimed or running task on each claim.
     pub(crate) claim_candidates: String,
     /// `$1` ids, `$2` lease tokens, `$3` now, `$4` runner, `$5` lease expiry: claims locked
     /// candidates, returning each task and its place in the arrays (see the `claim` module).
@@ -83,6 +148,12 @@ pub(crate) struct Sql {
     /// `transition::start` then changes (status `running`, `startedAt` now, one revision more;
     /// the sign of life is the claim's own) written with the claim.
     pub(crate) claim_start_update: String,
+    /// `$1` now, `$2` kinds or NULL, `$3` limit, `$4` lease tokens (at least `$3`), `$5` runner,
+    /// `$6` lease expiry: selects, locks and claims in one statement (index `start as usize`:
+    /// whether it also starts), for claims without per-kind limits (see the `claim` module).
+    /// Of candidates sharing a concurrency key only the first in claim order is claimed; each
+    /// row returned is a task, then how many candidates were locked.
+    pub(crate) claim_direct: [String; 2],
     /// `$1` kinds: claimed-or-running counts per kind.
     pub(crate) count_active_kinds: String,
     /// Claimed-or-running count of the whole store.
@@ -203,38 +274,17 @@ impl Sql {
             ),
             update: [update(false).0, update(true).0],
             update_with_steps: [with_steps(false), with_steps(true)],
-            claim_candidates: format!(
-                "SELECT t.id, t.kind, t.concurrency_key FROM {tasks} AS t \
-                 WHERE t.status = 'queued' AND t.scheduled_at <= $1 \
-                   AND ($2::text[] IS NULL OR t.kind = ANY($2::text[])) \
-                   AND NOT (t.kind = ANY($3::text[])) \
-                   AND NOT (t.id = ANY($4::text[])) \
-                   AND (t.concurrency_key IS NULL OR (NOT (t.concurrency_key = ANY($5::text[])) \
-                        AND NOT EXISTS (SELECT 1 FROM {tasks} AS a \
-                            WHERE a.concurrency_key = t.concurrency_key AND a.{ACTIVE} OFFSET 0))) \
-                 ORDER BY t.priority DESC, t.scheduled_at, t.id \
-                 LIMIT $6 FOR UPDATE OF t SKIP LOCKED"
-            ),
-            claim_update: format!(
-                "UPDATE {tasks} AS t SET status = 'claimed', attempt = least(t.attempt + 1, {max_u32}), \
-                 claimed_at = $3, started_at = NULL, finished_at = NULL, lease_owner = $4, \
-                 lease_token = v.token, lease_expires_at = $5, retry_scheduled_at = NULL, \
-                 last_heartbeat_at = $3, stale_at = NULL, stale_reason = NULL, \
-                 revision = t.revision + 1, updated_at = $3 \
-                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(id, token, ord) \
-                 WHERE t.id = v.id RETURNING {t_cols}, v.ord",
-                max_u32 = u32::MAX,
-            ),
-            claim_start_update: format!(
-                "UPDATE {tasks} AS t SET status = 'running', attempt = least(t.attempt + 1, {max_u32}), \
-                 claimed_at = $3, started_at = $3, finished_at = NULL, lease_owner = $4, \
-                 lease_token = v.token, lease_expires_at = $5, retry_scheduled_at = NULL, \
-                 last_heartbeat_at = $3, stale_at = NULL, stale_reason = NULL, \
-                 revision = t.revision + 2, updated_at = $3 \
-                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(id, token, ord) \
-                 WHERE t.id = v.id RETURNING {t_cols}, v.ord",
-                max_u32 = u32::MAX,
-            ),
+            claim_candidates: claim_candidates(
+                tasks,
+                "t.id, t.kind, t.concurrency_key",
+                "$1",
+                "$2",
+                " AND NOT (t.kind = ANY($3::text[])) AND NOT (t.id = ANY($4::text[])) \
+                 AND (t.concurrency_key IS NULL OR NOT (t.concurrency_key = ANY($5::text[])))",
+            ) + " LIMIT $6 FOR UPDATE OF t SKIP LOCKED",
+            claim_update: claim_update(tasks, &t_cols, false),
+            claim_start_update: claim_update(tasks, &t_cols, true),
+            claim_direct: [claim_direct(tasks, &t_cols, false), claim_direct(tasks, &t_cols, true)],
             count_active_kinds: format!(
                 "SELECT kind, count(*) FROM {tasks} WHERE {ACTIVE} AND kind = ANY($1::text[]) GROUP BY kind"
             ),

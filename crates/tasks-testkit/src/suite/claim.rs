@@ -208,6 +208,22 @@ pub fn claim_one_task_per_concurrency_key(store: &dyn TaskStore) {
     assert_eq!(ids(&claim(store, &request(10), at_s(8))), ["y2"], "the key is free again");
 }
 
+/// `tasks_core::lease`: a batch whose first candidates share a key fills up from the tasks
+/// behind them: the passed-over ones do not count against the limit.
+pub fn claim_fills_a_batch_past_tasks_of_a_held_key(store: &dyn TaskStore) {
+    let keyed = |id: &str, priority: i32| {
+        task_with("work", id, EnqueueOptions::new().concurrency_key("x").priority(priority))
+    };
+    put(store, keyed("x1", 3), T0);
+    put(store, keyed("x2", 2), T0);
+    put(store, keyed("x3", 1), T0);
+    put(store, task_id("work", "free1"), T0);
+    put(store, task_id("work", "free2"), T0);
+    let first = claim(store, &request(2), at_s(1));
+    assert_eq!(ids(&first), ["x1", "free1"], "x2 and x3 passed over, free1 taken in claim order");
+    assert_eq!(ids(&claim(store, &request(2), at_s(2))), ["free2"], "the key is still held");
+}
+
 /// `lease::ClaimRequest::validate`: an empty runner, a limit of 0 or over 1000, a zero lease
 /// or an invalid kind gives `InvalidInput`, and nothing is claimed.
 pub fn claim_refuses_invalid_request(store: &dyn TaskStore) {

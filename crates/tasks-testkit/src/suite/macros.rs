@@ -73,6 +73,7 @@ macro_rules! __conformance_behaviours {
             claim_respects_kind_max_active,
             claim_respects_global_max_active,
             claim_one_task_per_concurrency_key,
+            claim_fills_a_batch_past_tasks_of_a_held_key,
             claim_refuses_invalid_request,
             // lease fencing
             worker_writes_refuse_wrong_token,
