@@ -170,6 +170,22 @@ pub struct ClaimedStart {
     pub started: Result<TaskRecord, StoreError>,
 }
 
+/// What [`TaskStore::finish_and_claim`] gives: the answer to each final write, then what the
+/// claim that followed them took.
+///
+/// [`TaskStore::finish_and_claim`]: crate::TaskStore::finish_and_claim
+#[derive(Debug)]
+pub struct FinishedAndClaimed {
+    /// One answer per final write, in input order, as [`TaskStore::finish_batch`] gives them.
+    ///
+    /// [`TaskStore::finish_batch`]: crate::TaskStore::finish_batch
+    pub finished: Vec<Result<TaskRecord, StoreError>>,
+    /// The tasks claimed and started after the final writes, as
+    /// [`TaskStore::claim_and_start`](crate::TaskStore::claim_and_start) gives them, or why
+    /// the claim failed when the final writes were written without it.
+    pub claimed: Result<Vec<ClaimedStart>, StoreError>,
+}
+
 /// Whether `record` may be claimed at `now`: queued and due.
 pub fn is_claimable(record: &TaskRecord, now: Timestamp) -> bool {
     record.status == crate::TaskStatus::Queued && record.scheduled_at <= now

@@ -77,7 +77,9 @@ pub use executor::{
 };
 pub use finish::Finish;
 pub use id::{LeaseToken, StepId, TaskId};
-pub use lease::{ClaimRequest, ClaimedStart, KindClaim, KindLimits, KindSelector, Lease};
+pub use lease::{
+    ClaimRequest, ClaimedStart, FinishedAndClaimed, KindClaim, KindLimits, KindSelector, Lease,
+};
 pub use live::{TaskLiveMessage, TaskSubscriptionBootstrap};
 pub use query::{
     SnapshotOptions, SnapshotQuery, StepQuery, SubscriptionQuery, TaskFilter, TaskListQuery,

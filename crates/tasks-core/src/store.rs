@@ -20,7 +20,7 @@ use crate::enqueue::{EnqueueOutcome, NewTask};
 use crate::error::{StoreError, TaskError};
 use crate::finish::Finish;
 use crate::id::TaskId;
-use crate::lease::{ClaimRequest, ClaimedStart, Lease};
+use crate::lease::{ClaimRequest, ClaimedStart, FinishedAndClaimed, Lease};
 use crate::live::TaskSubscriptionBootstrap;
 use crate::query::{
     SnapshotOptions, SnapshotQuery, StepQuery, SubscriptionQuery, TaskFilter, TaskListQuery,
@@ -383,6 +383,32 @@ pub trait TaskStore: Send + Sync {
             .collect())
     }
 
+    /// Writes final writes as [`TaskStore::finish_batch`] does, then claims and starts as
+    /// [`TaskStore::claim_and_start`] does, for a runner whose attempts ended and whose freed
+    /// slots want new tasks: one write instead of two.
+    ///
+    /// # Behavior
+    ///
+    /// - `finished` holds exactly what `finish_batch(finishes, now)` would return, and
+    ///   `claimed` exactly what `claim_and_start(request, now)` would return right after it: a
+    ///   task a final write put back in the queue (a retry due now) may be claimed again.
+    /// - An invalid request is refused with the outer `Err` before anything is written.
+    /// - The outer `Err` is for the store failing as a whole; then nothing was written.
+    ///
+    /// The default body calls [`TaskStore::finish_batch`] then [`TaskStore::claim_and_start`],
+    /// two writes: when the claim fails, the final writes stay written and `claimed` carries
+    /// the error. The stores of this workspace write both in one transaction.
+    fn finish_and_claim(
+        &self,
+        finishes: &[Finish],
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<FinishedAndClaimed, StoreError> {
+        request.validate()?;
+        let finished = self.finish_batch(finishes, now)?;
+        Ok(FinishedAndClaimed { finished, claimed: self.claim_and_start(request, now) })
+    }
+
     /// Recovers up to `limit` claimed or running tasks whose lease has run out.
     ///
     /// # Behavior
@@ -606,6 +632,9 @@ macro_rules! forward_store {
             }
             fn finish_batch(&self, finishes: &[Finish], now: Timestamp) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
                 (**self).finish_batch(finishes, now)
+            }
+            fn finish_and_claim(&self, finishes: &[Finish], request: &ClaimRequest, now: Timestamp) -> Result<FinishedAndClaimed, StoreError> {
+                (**self).finish_and_claim(finishes, request, now)
             }
             fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {
                 (**self).recover_expired(limit, now)

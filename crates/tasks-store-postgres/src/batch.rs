@@ -216,7 +216,7 @@ fn start_answer(row: &postgres::Row) -> Result<(TaskId, ItemResult), StoreError>
 }
 
 /// Runs the completions statement; the completed tasks by id, as answers.
-fn complete_all(
+pub(crate) fn complete_all(
     db: &mut impl Db,
     sql: &str,
     completions: &[(&Lease, &serde_json::Value)],

@@ -140,7 +140,10 @@ impl PostgresTaskStore {
 
 /// The claimed record a task claimed and started at `now` was in between, checked against
 /// `transition::start`.
-fn claimed_before(started: TaskRecord, now: Timestamp) -> Result<ClaimedStart, StoreError> {
+pub(crate) fn claimed_before(
+    started: TaskRecord,
+    now: Timestamp,
+) -> Result<ClaimedStart, StoreError> {
     let mut claimed = started.clone();
     claimed.status = TaskStatus::Claimed;
     claimed.started_at = None;
@@ -154,7 +157,7 @@ fn claimed_before(started: TaskRecord, now: Timestamp) -> Result<ClaimedStart, S
     Ok(ClaimedStart { claimed, started: Ok(started) })
 }
 
-fn claim_in(
+pub(crate) fn claim_in(
     db: &mut impl Db,
     sql: &Sql,
     request: &ClaimRequest,

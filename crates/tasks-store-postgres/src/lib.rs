@@ -25,6 +25,7 @@ mod claim;
 mod enqueue;
 pub mod error;
 mod fast;
+mod finish_claim;
 mod health;
 pub mod ident;
 mod maintenance;

@@ -6,9 +6,10 @@ use std::time::Duration;
 use tasks_core::transition;
 use tasks_core::{
     AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, ClaimedStart,
-    EnqueueOutcome, Finish, InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
-    RetentionReport, StepQuery, StepRecord, StoreError, StoreWarning, TaskAggregate, TaskError,
-    TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStatus, TaskStore, Timestamp,
+    EnqueueOutcome, Finish, FinishedAndClaimed, InvalidInput, Lease, NewStep, NewTask,
+    ProgressUpdate, RetentionPolicy, RetentionReport, StepQuery, StepRecord, StoreError,
+    StoreWarning, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery, TaskRecord,
+    TaskStatus, TaskStore, Timestamp,
 };
 
 use crate::enqueue::prepare;
@@ -235,6 +236,17 @@ impl TaskStore for PostgresTaskStore {
         now: Timestamp,
     ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
         self.finish_leases(finishes, now)
+    }
+
+    fn finish_and_claim(
+        &self,
+        finishes: &[Finish],
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<FinishedAndClaimed, StoreError> {
+        request.validate()?;
+        no_nul("runner", &request.runner)?;
+        self.finish_and_claim_tasks(finishes, request, now)
     }
 
     fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {

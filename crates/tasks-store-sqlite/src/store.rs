@@ -23,9 +23,9 @@ use rusqlite::{Connection, OpenFlags};
 use tasks_core::transition;
 use tasks_core::{
     AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, ClaimedStart,
-    EnqueueOutcome, Finish, InvalidInput, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
-    RetentionReport, StepQuery, StepRecord, StoreError, TaskAggregate, TaskError, TaskFilter,
-    TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
+    EnqueueOutcome, Finish, FinishedAndClaimed, InvalidInput, Lease, NewStep, NewTask,
+    ProgressUpdate, RetentionPolicy, RetentionReport, StepQuery, StepRecord, StoreError,
+    TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
 };
 
 use crate::checkpoint::Checkpointer;
@@ -343,6 +343,20 @@ impl TaskStore for SqliteTaskStore {
             return Ok(Vec::new());
         }
         self.write(|tx| batch::finish_batch(tx, finishes, now))
+    }
+
+    fn finish_and_claim(
+        &self,
+        finishes: &[Finish],
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<FinishedAndClaimed, StoreError> {
+        request.validate()?;
+        self.write(|tx| {
+            let finished = batch::finish_batch(tx, finishes, now)?;
+            let claimed = claim::claim_and_start(tx, request, now)?;
+            Ok(FinishedAndClaimed { finished, claimed: Ok(claimed) })
+        })
     }
 
     fn recover_expired(&self, limit: u32, now: Timestamp) -> Result<Vec<TaskRecord>, StoreError> {

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use tasks_core::{
     AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, ClaimedStart,
-    EnqueueOutcome, Finish, Lease, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
-    RetentionReport, StepQuery, StepRecord, StoreError, StoreErrorKind, StoreWarning,
-    TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStore, Timestamp,
+    EnqueueOutcome, Finish, FinishedAndClaimed, Lease, NewStep, NewTask, ProgressUpdate,
+    RetentionPolicy, RetentionReport, StepQuery, StepRecord, StoreError, StoreErrorKind,
+    StoreWarning, TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery, TaskRecord,
+    TaskStore, Timestamp,
 };
 
 /// One call the store answered.
@@ -98,6 +99,21 @@ impl ObservedStore {
         result
     }
 
+    /// Tells the observer about a claim and the start of each task it took.
+    fn observe_claim(&self, took: Duration, result: Result<&[ClaimedStart], StoreErrorKind>) {
+        let ended = result.map(|_| ());
+        self.observer.observe(Call { op: "claim", task: None, took, result: ended });
+        for item in result.unwrap_or_default() {
+            let ended = item.started.as_ref().map(|_| ()).map_err(StoreError::kind);
+            self.observer.observe(Call {
+                op: "start",
+                task: Some(&item.claimed.id),
+                took,
+                result: ended,
+            });
+        }
+    }
+
     /// Forwards a batch and tells the observer about each item under its single name.
     fn batch<'a>(
         &self,
@@ -178,17 +194,37 @@ impl TaskStore for ObservedStore {
         let result = self.inner.claim_and_start(request, now);
         let took = flight.started.elapsed();
         drop(flight);
-        let ended = result.as_ref().map(|_| ()).map_err(StoreError::kind);
-        self.observer.observe(Call { op: "claim", task: None, took, result: ended });
-        for item in result.iter().flatten() {
-            let ended = item.started.as_ref().map(|_| ()).map_err(StoreError::kind);
-            self.observer.observe(Call {
-                op: "start",
-                task: Some(&item.claimed.id),
-                took,
-                result: ended,
-            });
+        self.observe_claim(took, result.as_deref().map_err(StoreError::kind));
+        result
+    }
+
+    fn finish_and_claim(
+        &self,
+        finishes: &[Finish],
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<FinishedAndClaimed, StoreError> {
+        let flight = self.begin("batch");
+        let result = self.inner.finish_and_claim(finishes, request, now);
+        let took = flight.started.elapsed();
+        drop(flight);
+        // Each final write under its single name, then the claim, as the two calls would be told.
+        let (finished, claimed): (Vec<Result<(), StoreErrorKind>>, _) = match &result {
+            Ok(answer) => (
+                answer
+                    .finished
+                    .iter()
+                    .map(|item| item.as_ref().map(|_| ()).map_err(StoreError::kind))
+                    .collect(),
+                answer.claimed.as_deref().map_err(StoreError::kind),
+            ),
+            Err(error) => (vec![Err(error.kind()); finishes.len()], Err(error.kind())),
+        };
+        for (finish, ended) in finishes.iter().zip(finished) {
+            let (op, task) = (finish.operation(), Some(&finish.lease().task_id));
+            self.observer.observe(Call { op, task, took, result: ended });
         }
+        self.observe_claim(took, claimed);
         result
     }
 

@@ -114,6 +114,9 @@ macro_rules! __conformance_behaviours {
             finish_batch_refuses_only_stale_items,
             empty_batches_change_nothing,
             batch_items_are_one_change_each,
+            finish_and_claim_finishes_first_then_claims,
+            finish_and_claim_takes_a_retry_due_now,
+            finish_and_claim_refuses_an_invalid_request_writing_nothing,
             // recovery and stale
             recover_expired_requeues_task,
             recover_expired_fails_at_max_attempts,
