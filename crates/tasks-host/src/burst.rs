@@ -17,13 +17,20 @@
 //!
 //! Each writing loop runs on one blocking thread for as long as writes keep arriving, so a
 //! busy host pays one hop to the blocking pool per busy stretch, not one per task.
+//!
+//! The claim loop, when it wants to claim while final writes are pending, hands its claim to
+//! the writing loop ([`FinishWriter::claim_with_next_burst`]): the next burst goes with the
+//! claim in one store call, `finish_and_claim`, the final writes first. The free slots are
+//! counted when that burst is taken. A busy host then makes one write per cycle where it made
+//! two, and its claims take every slot the burst freed.
 
 use std::sync::{Arc, Mutex};
 
-use tasks_core::{Clock, Finish, StoreError, TaskRecord, TaskStore};
-use tokio::sync::{Notify, oneshot};
+use tasks_core::{Clock, Finish, FinishedAndClaimed, StoreError, TaskRecord, TaskStore};
+use tokio::sync::oneshot;
 
 use crate::attempt::event_of_end;
+use crate::claim::{Claimed, answered, claim_request};
 use crate::inner::{Inner, lock};
 
 /// The per-item answers of one batched store call.
@@ -49,22 +56,25 @@ impl Pending {
     }
 }
 
+/// Where the claim made with a burst goes: what it took, or `None` when no slot was free.
+type ClaimReply = oneshot::Sender<Option<ClaimOutcome>>;
+
+/// What a claim took, and whether it took all it was allowed (see `claim::answered`).
+pub(crate) type ClaimOutcome = Result<(bool, Vec<Claimed>), StoreError>;
+
 /// Final writes waiting for the next burst.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct FinishWriter {
     queue: Mutex<Queue>,
-    /// Told whenever a burst was answered.
-    landed: Notify,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Queue {
     waiting: Vec<(Finish, Reply)>,
-    /// A writing loop runs (and will take `waiting` before it stops).
+    /// The claim loop's claim, to be made right after the next burst (in the same store call).
+    claim: Option<ClaimReply>,
+    /// A writing loop runs (and will take `waiting` and `claim` before it stops).
     writing: bool,
-    /// Bursts taken to the store so far, and bursts answered so far.
-    begun: u64,
-    answered: u64,
 }
 
 impl FinishWriter {
@@ -93,30 +103,19 @@ impl FinishWriter {
         }
     }
 
-    /// The last burst that holds a write made by now, if one is not answered yet: the burst
-    /// in flight, or the next one when writes wait for it. [`FinishWriter::landed`] waits for
-    /// it, which takes at most two writes.
-    pub(crate) fn pending_burst(&self) -> Option<u64> {
-        let queue = lock(&self.queue);
-        if !queue.waiting.is_empty() {
-            Some(queue.begun + 1)
-        } else {
-            (queue.answered < queue.begun).then_some(queue.begun)
+    /// Has the writing loop claim for this host right after its next burst, in the same store
+    /// call, and returns where the claim's outcome will come; `None` when no loop runs (no final
+    /// write is pending), so the caller claims on its own.
+    pub(crate) fn claim_with_next_burst(&self) -> Option<oneshot::Receiver<Option<ClaimOutcome>>> {
+        let mut queue = lock(&self.queue);
+        if !queue.writing {
+            return None;
         }
-    }
-
-    /// Waits until burst `ticket` (from [`FinishWriter::pending_burst`]) was answered, or the
-    /// writer was reset.
-    pub(crate) async fn landed(&self, ticket: u64) {
-        loop {
-            let notified = self.landed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if lock(&self.queue).answered >= ticket {
-                return;
-            }
-            notified.await;
-        }
+        let (reply, answer) = oneshot::channel();
+        // One claim loop per host, so no claim is already waiting; were one, it would be
+        // answered as abandoned.
+        queue.claim = Some(reply);
+        Some(answer)
     }
 
     /// How many writes wait for the next burst (for tests).
@@ -125,22 +124,23 @@ impl FinishWriter {
         lock(&self.queue).waiting.len()
     }
 
+    /// Whether a writing loop runs (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_writing(&self) -> bool {
+        lock(&self.queue).writing
+    }
+
     /// Gives up on every waiting write (their callers get an error and may try again), and
     /// lets the next write start a new loop.
     fn abandon(&self) {
-        let waiting = {
+        let (waiting, claim) = {
             let mut queue = lock(&self.queue);
             queue.writing = false;
-            if !queue.waiting.is_empty() {
-                // The burst they would have gone in counts as answered: nobody waits for it.
-                queue.begun += 1;
-            }
-            queue.answered = queue.begun;
-            std::mem::take(&mut queue.waiting)
+            (std::mem::take(&mut queue.waiting), queue.claim.take())
         };
-        self.landed.notify_waiters();
-        // Dropping the replies answers their callers with an error.
+        // Dropping the replies answers their callers with an error, the claim loop included.
         drop(waiting);
+        drop(claim);
     }
 }
 
@@ -156,25 +156,47 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
-/// Writes bursts until none waits. Runs on a blocking thread.
+/// Writes bursts until none waits, each with the claim loop's claim when it asked for one.
+/// Runs on a blocking thread.
 fn write_bursts(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
     let writer = &inner.finishes;
     let _guard = PanicGuard(writer);
     loop {
-        let burst = {
+        let (burst, claim) = {
             let mut queue = lock(&writer.queue);
-            if queue.waiting.is_empty() {
+            if queue.waiting.is_empty() && queue.claim.is_none() {
                 queue.writing = false;
                 return;
             }
-            queue.begun += 1;
-            std::mem::take(&mut queue.waiting)
+            (std::mem::take(&mut queue.waiting), queue.claim.take())
         };
         let (finishes, replies): (Vec<Finish>, Vec<Reply>) = burst.into_iter().unzip();
-        let answers = store.finish_batch(&finishes, clock.now());
-        answer(inner, replies, answers);
-        lock(&writer.queue).answered += 1;
-        writer.landed.notify_waiters();
+        // The free slots are counted now: the slots of this burst's attempts were given back
+        // before their writes were queued.
+        let request = claim.as_ref().and_then(|_| claim_request(inner));
+        let claimed = match request {
+            Some(request) => match store.finish_and_claim(&finishes, &request, clock.now()) {
+                Ok(FinishedAndClaimed { finished, claimed }) => {
+                    answer(inner, replies, Ok(finished));
+                    Some(answered(inner, &request, claimed))
+                }
+                Err(error) => {
+                    let outcome = Err(error.duplicate());
+                    answer(inner, replies, Err(error));
+                    Some(outcome)
+                }
+            },
+            None => {
+                if !finishes.is_empty() {
+                    answer(inner, replies, store.finish_batch(&finishes, clock.now()));
+                }
+                None
+            }
+        };
+        if let Some(claim) = claim {
+            // A claim loop that went away (its runtime shut down) needs no answer.
+            let _ = claim.send(claimed);
+        }
     }
 }
 

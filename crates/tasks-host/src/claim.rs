@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use tasks_core::lease::MAX_CLAIM_BATCH;
 use tasks_core::{
-    ClaimRequest, ClaimedStart, HostEventType, KindClaim, KindSelector, Lease, TaskRecord,
-    TaskStore,
+    ClaimRequest, ClaimedStart, HostEventType, KindClaim, KindSelector, Lease, StoreError,
+    TaskRecord, TaskStore,
 };
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
@@ -50,44 +50,38 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
                 }
             }
         }
-        // An attempt gives its slot back when its execution ends, before its final write. Wait
-        // for the final writes made by now (at most the burst in flight and the next one): a
-        // claim would mostly queue behind them for the store's writer, and meanwhile more
-        // executions end and free their slots, so this claim takes those too instead of leaving
-        // them to a second, smaller claim. Bursts begun later are not waited for, so a busy
-        // writer cannot hold claims back for long.
-        if let Some(ticket) = inner.finishes.pending_burst() {
-            tokio::select! {
-                () = inner.finishes.landed(ticket) => {}
-                _ = shutdown.changed() => continue,
+        // An attempt gives its slot back when its execution ends, before its final write. While
+        // final writes are pending (the burst in flight and the ones waiting for it), the claim
+        // goes with the next burst: the writer makes the final writes and then the claim in one
+        // store call (`finish_and_claim`), one write and one trip to a blocking thread instead
+        // of two. A claim made alongside would mostly queue behind the final writes for the
+        // store's writer, and meanwhile more executions end and free their slots, so the claim
+        // made after the burst takes those too instead of leaving them to a second, smaller
+        // claim. The claim is awaited even when the host begins to stop: the tasks it took must
+        // reach their attempts, which give them back.
+        let outcome = match inner.finishes.claim_with_next_burst() {
+            Some(answer) => match answer.await {
+                Ok(Some(outcome)) => outcome,
+                // No slot was free when the writer came to claim.
+                Ok(None) => continue,
+                Err(_) => Err(StoreError::Unavailable {
+                    message: "the claim was abandoned before the store answered".into(),
+                    source: None,
+                }),
+            },
+            None => {
+                let Some(request) = claim_request(&inner) else { continue };
+                let teller = Arc::clone(&inner);
+                inner
+                    .store
+                    .call(move |store: &dyn TaskStore, now| {
+                        let items = store.claim_and_start(&request, now);
+                        answered(&teller, &request, items)
+                    })
+                    .await
             }
-            // Best effort: one yield lets executions that are ending give their slots back
-            // before this claim counts free slots. Nothing waits for them: a slot still held
-            // then is taken by a later claim.
-            tokio::task::yield_now().await;
-        }
-        let Some(request) = claim_request(&inner) else { continue };
-        let teller = Arc::clone(&inner);
-        let claim = move |store: &dyn TaskStore, now| {
-            let items = store.claim_and_start(&request, now);
-            teller.claims_answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let items = items?;
-            let claimed = claimed(&teller, items);
-            // Told here, on the blocking thread, right after the durable write and in order;
-            // `task:started` only for the tasks that will run here (the store started the
-            // others too, and the attempt gives them back or fails them at once).
-            teller.emit_tasks(claimed.iter().flat_map(|entry| {
-                let started = match &entry.start {
-                    Start::Started(answer) => answer.as_ref().as_ref().ok(),
-                    Start::NotStarted => None,
-                };
-                std::iter::once((HostEventType::TaskClaimed, &entry.record))
-                    .chain(started.map(|started| (HostEventType::TaskStarted, started)))
-            }));
-            let saturated = saturated(&request, claimed.iter().map(|entry| &entry.record));
-            Ok((saturated, claimed))
         };
-        match inner.store.call(claim).await {
+        match outcome {
             Ok((saturated, claimed)) => {
                 if saturated {
                     // More may be waiting: claim again as soon as a slot frees up.
@@ -100,8 +94,32 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
     }
 }
 
+/// What a claim took, and whether it took all it was allowed (more may be due). Runs on the
+/// blocking thread that made the claim, right after the store answered.
+pub(crate) fn answered(
+    inner: &Arc<Inner>,
+    request: &ClaimRequest,
+    items: Result<Vec<ClaimedStart>, StoreError>,
+) -> Result<(bool, Vec<Claimed>), StoreError> {
+    inner.claims_answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let claimed = claimed(inner, items?);
+    // Told here, on the blocking thread, right after the durable write and in order;
+    // `task:started` only for the tasks that will run here (the store started the others too,
+    // and the attempt gives them back or fails them at once).
+    inner.emit_tasks(claimed.iter().flat_map(|entry| {
+        let started = match &entry.start {
+            Start::Started(answer) => answer.as_ref().as_ref().ok(),
+            Start::NotStarted => None,
+        };
+        std::iter::once((HostEventType::TaskClaimed, &entry.record))
+            .chain(started.map(|started| (HostEventType::TaskStarted, started)))
+    }));
+    let saturated = saturated(request, claimed.iter().map(|entry| &entry.record));
+    Ok((saturated, claimed))
+}
+
 /// The request for this host's free slots, or `None` when no registered kind has one.
-fn claim_request(inner: &Inner) -> Option<ClaimRequest> {
+pub(crate) fn claim_request(inner: &Inner) -> Option<ClaimRequest> {
     let handlers = inner.handlers.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let slots = lock(&inner.slots);
     let free = slots.free(inner.options.concurrency).min(MAX_CLAIM_BATCH);
@@ -151,8 +169,8 @@ fn saturated<'a>(
 }
 
 /// A task this host claimed, on its way to its attempt.
-struct Claimed {
-    record: TaskRecord,
+pub(crate) struct Claimed {
+    pub(crate) record: TaskRecord,
     lease: Lease,
     registration: Option<Arc<HandlerRegistration>>,
     start: Start,

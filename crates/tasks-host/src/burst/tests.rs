@@ -4,9 +4,8 @@
 //! burst that fails or panics answers each of its writes and leaves the writer usable.
 //!
 //! A gated store holds `finish_batch` calls until the test has queued what it wants behind
-//! them, so what goes in each burst is decided by the test, not by timing. The claim loop's
-//! wait for the bursts holding the writes made before it (`pending_burst`, `landed`) is tested
-//! the same way.
+//! them, so what goes in each burst is decided by the test, not by timing. The claim that goes
+//! with the next burst (`claim_with_next_burst`) is tested the same way.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
@@ -14,13 +13,16 @@ use std::time::Duration;
 use serde_json::json;
 use tasks_core::{
     AppendedSteps, Capabilities, ChangeCursor, ChangePage, ClaimRequest, EnqueueOutcome, Finish,
-    HostEventType, Lease, LeaseToken, NewStep, NewTask, ProgressUpdate, RetentionPolicy,
-    RetentionReport, StepQuery, StepRecord, StoreError, StoreErrorKind, TaskAggregate, TaskError,
-    TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStatus, TaskStore, Timestamp,
+    FinishedAndClaimed, HostEventType, Lease, LeaseToken, NewStep, NewTask, ProgressUpdate,
+    RetentionPolicy, RetentionReport, StepQuery, StepRecord, StoreError, StoreErrorKind,
+    TaskAggregate, TaskError, TaskFilter, TaskId, TaskListQuery, TaskRecord, TaskStatus, TaskStore,
+    Timestamp,
 };
 
 use super::FinishWriter;
-use crate::TaskHost;
+use tasks_exec_inproc::{TaskContext, TaskFailure, from_fn};
+
+use crate::{HandlerRegistration, TaskHost};
 
 /// How long a test waits for something before failing: generous for a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -30,6 +32,8 @@ const PATIENCE: Duration = Duration::from_secs(20);
 struct Gated {
     inner: Arc<dyn TaskStore>,
     bursts: Mutex<Vec<Vec<TaskId>>>,
+    /// For each call written, whether it claimed too (`finish_and_claim`).
+    claimed_with: Mutex<Vec<bool>>,
     gate: Mutex<Gate>,
     changed: Condvar,
 }
@@ -57,7 +61,13 @@ enum Next {
 
 impl Gated {
     fn new(inner: Arc<dyn TaskStore>) -> Self {
-        Gated { inner, bursts: Mutex::default(), gate: Mutex::default(), changed: Condvar::new() }
+        Gated {
+            inner,
+            bursts: Mutex::default(),
+            claimed_with: Mutex::default(),
+            gate: Mutex::default(),
+            changed: Condvar::new(),
+        }
     }
 
     fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
@@ -126,6 +136,18 @@ impl Gated {
     fn sizes(&self) -> Vec<usize> {
         self.bursts().iter().map(Vec::len).collect()
     }
+
+    /// For each burst written, whether its call claimed too.
+    fn claimed_with(&self) -> Vec<bool> {
+        self.claimed_with.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Notes a burst given to the store.
+    fn record(&self, finishes: &[Finish], claims: bool) {
+        let ids = finishes.iter().map(|finish| finish.lease().task_id.clone()).collect();
+        self.bursts.lock().unwrap_or_else(PoisonError::into_inner).push(ids);
+        self.claimed_with.lock().unwrap_or_else(PoisonError::into_inner).push(claims);
+    }
 }
 
 impl TaskStore for Gated {
@@ -135,9 +157,19 @@ impl TaskStore for Gated {
         now: Timestamp,
     ) -> Result<Vec<Result<TaskRecord, StoreError>>, StoreError> {
         self.pass_gate()?;
-        let ids = finishes.iter().map(|finish| finish.lease().task_id.clone()).collect();
-        self.bursts.lock().unwrap_or_else(PoisonError::into_inner).push(ids);
+        self.record(finishes, false);
         self.inner.finish_batch(finishes, now)
+    }
+
+    fn finish_and_claim(
+        &self,
+        finishes: &[Finish],
+        request: &ClaimRequest,
+        now: Timestamp,
+    ) -> Result<FinishedAndClaimed, StoreError> {
+        self.pass_gate()?;
+        self.record(finishes, true);
+        self.inner.finish_and_claim(finishes, request, now)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -445,39 +477,57 @@ async fn events_of_a_burst_follow_its_durable_write(store: Arc<Gated>, leases: V
     assert_eq!(events(), expected, "told in the bursts' order, each after its write");
 }
 
-async fn a_pending_burst_lands_after_the_writes_made_by_then(
-    store: Arc<Gated>,
-    leases: Vec<Lease>,
-) {
-    let host = host(&store);
+/// A claim asked for while a burst is in flight goes with the next burst, in one store call
+/// after its final writes, and takes the tasks queued for this host's kinds; with no final
+/// write pending there is no burst to go with.
+async fn a_claim_goes_with_the_next_burst(store: Arc<Gated>, leases: Vec<Lease>) {
+    let queued = Arc::clone(&store.inner);
+    let mut next: Vec<TaskId> = tokio::task::spawn_blocking(move || {
+        let tasks = (0..2).map(|n| NewTask::new("next", json!(n))).collect();
+        let outcomes = queued.enqueue_batch(tasks, Timestamp::now_utc()).expect("enqueued");
+        outcomes.into_iter().map(|outcome| outcome.task.id).collect()
+    })
+    .await
+    .expect("enqueued off the runtime");
+    next.sort();
+    let host = TaskHost::builder_from_arc(Arc::clone(&store) as Arc<dyn TaskStore>)
+        .handler(HandlerRegistration::new(
+            "next",
+            from_fn(|_: serde_json::Value, _: TaskContext| async {
+                Ok::<_, TaskFailure>(json!(null))
+            }),
+        ))
+        .build()
+        .expect("a valid host");
     let writer = &host.inner.finishes;
-    assert_eq!(writer.pending_burst(), None, "nothing written, nothing to wait for");
+    assert!(writer.claim_with_next_burst().is_none(), "no final write pending: claim alone");
     store.close();
-    let mut handles = Vec::new();
     let write = |n: usize| {
         let inner = Arc::clone(&host.inner);
         let finish = complete(&leases[n], n);
         tokio::spawn(async move { FinishWriter::write(&inner, finish).await })
     };
-    handles.push(write(0));
+    let mut handles = vec![write(0)];
     until("the first burst to reach the store", || store.arrived() == 1).await;
-    assert_eq!(writer.pending_burst(), Some(1), "the burst in flight");
     handles.push(write(1));
     handles.push(write(2));
     until("two writes to wait", || writer.waiting() == 2).await;
-    assert_eq!(writer.pending_burst(), Some(2), "the next burst, which will hold them");
-    let inner = Arc::clone(&host.inner);
-    let landed = tokio::spawn(async move { inner.finishes.landed(2).await });
-    store.permit_one();
-    until("the second burst to reach the store", || store.arrived() == 2).await;
-    assert!(!landed.is_finished(), "only the first burst was answered");
+    let claim = writer.claim_with_next_burst().expect("a burst is in flight");
     store.open();
-    landed.await.expect("the wait ended");
-    assert_eq!(store.sizes(), vec![1, 2]);
+    let outcome = claim.await.expect("the writer answered").expect("a slot was free");
+    let (saturated, claimed) = outcome.expect("the claim succeeded");
+    let mut ids: Vec<TaskId> = claimed.iter().map(|entry| entry.record.id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, next, "the claim took the queued tasks of the host's kind");
+    assert!(!saturated, "fewer tasks than free slots");
+    assert_eq!(store.sizes(), vec![1, 2], "the claim did not take the waiting writes apart");
+    assert_eq!(store.claimed_with(), vec![false, true], "the second burst carried the claim");
     for handle in handles {
-        handle.await.expect("the write task ran").expect("each write lands");
+        let record = handle.await.expect("the write task ran").expect("each write lands");
+        assert_eq!(record.status, TaskStatus::Succeeded);
     }
-    until("every burst to count as answered", || writer.pending_burst().is_none()).await;
+    until("the writing loop to end", || !writer.is_writing()).await;
+    assert!(writer.claim_with_next_burst().is_none(), "nothing pending once it ended");
 }
 
 async fn a_failed_burst_answers_each_of_its_writes(store: Arc<Gated>, leases: Vec<Lease>) {
@@ -507,7 +557,7 @@ async fn a_failed_burst_answers_each_of_its_writes(store: Arc<Gated>, leases: Ve
     let again = write(1).await.expect("ran").expect("written again");
     assert_eq!(again.status, TaskStatus::Succeeded);
     // Counted as answered right after the answers went out.
-    until("every burst to count as answered", || writer.pending_burst().is_none()).await;
+    until("the writing loop to end", || !writer.is_writing()).await;
 }
 
 async fn a_panicking_store_leaves_the_writer_usable(store: Arc<Gated>, leases: Vec<Lease>) {
@@ -517,7 +567,7 @@ async fn a_panicking_store_leaves_the_writer_usable(store: Arc<Gated>, leases: V
     let inner = Arc::clone(&host.inner);
     let lost = FinishWriter::write(&inner, complete(&leases[0], 0)).await;
     assert!(lost.is_err(), "a write whose store call panicked gets an error");
-    until("the writer to be reset", || writer.pending_burst().is_none()).await;
+    until("the writer to be reset", || !writer.is_writing()).await;
     let again = FinishWriter::write(&inner, complete(&leases[0], 0)).await;
     assert_eq!(again.expect("the next write lands").status, TaskStatus::Succeeded);
 }
@@ -551,7 +601,7 @@ on_every_store! {
     finishes_waiting_during_a_write_go_together: 5;
     refused_item_in_a_burst_affects_only_its_task: 6;
     events_of_a_burst_follow_its_durable_write: 4;
-    a_pending_burst_lands_after_the_writes_made_by_then: 3;
+    a_claim_goes_with_the_next_burst: 3;
     a_failed_burst_answers_each_of_its_writes: 3;
     a_panicking_store_leaves_the_writer_usable: 1;
 }
