@@ -25,9 +25,14 @@ const PING_PATIENCE: Duration = Duration::from_secs(60);
 /// task to be recovered once this runs out.
 const LEASE: Duration = Duration::from_secs(3);
 
-/// Processes and tasks per process.
-fn sizes(ctx: &Ctx) -> (u32, u64) {
-    if ctx.quick { (3, 200) } else { (4, 5_000) }
+/// Processes, tasks per process, and how long each task works (ms).
+///
+/// The quick run's work must outlast several of the probe's 100 ms polls after the first
+/// restart, or the probe may never see the count between the two triggers: with 600 tasks of
+/// 20 ms on 96 slots the hosts ran out the work in about 100 ms once the server was back, and
+/// the second restart never came.
+fn sizes(ctx: &Ctx) -> (u32, u64, u64) {
+    if ctx.quick { (3, 400, 100) } else { (4, 5_000, 20) }
 }
 
 /// One outage: when the server went down and came back, and when the first task finished after.
@@ -54,13 +59,13 @@ fn window_rate(samples: &[(Instant, u64)], from: Instant) -> String {
 }
 
 pub(super) fn run(ctx: &Ctx) -> Result<Report, Violation> {
-    let (processes, per_process) = sizes(ctx);
+    let (processes, per_process, work_ms) = sizes(ctx);
     let expected = u64::from(processes) * per_process;
     // Durable settings: the point is that acknowledged commits survive the crash.
     let mut cluster = own_cluster(&[("max_connections", "200")])?;
     let fixture = StoreFixture::on_cluster(&cluster)?;
     let probe = fixture.spec.open((2, 1))?.as_dyn();
-    let input = WorkInput { work_ms: 20, steps: 1, progress: 1, ..WorkInput::default() };
+    let input = WorkInput { work_ms, steps: 1, progress: 1, ..WorkInput::default() };
     let mut workers = Vec::new();
     let mut logs = Vec::new();
     for n in 0..processes {
