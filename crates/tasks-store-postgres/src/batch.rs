@@ -107,12 +107,20 @@ impl PostgresTaskStore {
         finishes: &[Finish],
         now: Timestamp,
     ) -> Result<Vec<ItemResult>, StoreError> {
-        let mut results: Vec<Option<ItemResult>> = finishes
-            .iter()
-            .map(|finish| finish.validate().err().map(|err| Err(err.into())))
-            .collect();
-        let valid: Vec<usize> = (0..finishes.len()).filter(|&i| results[i].is_none()).collect();
-        let applied = self.finish_valid(finishes, &valid, now)?;
+        let checked = Checked::new(finishes);
+        let applied = self.finish_valid(finishes, &checked.valid, now)?;
+        Ok(self.answers(checked, applied, now))
+    }
+
+    /// The answers in input order, from the refusals of `checked` and the results `applied` of
+    /// its valid items; wakes the listeners when a task went back to the queue due now.
+    pub(crate) fn answers(
+        &self,
+        checked: Checked,
+        applied: Vec<ItemResult>,
+        now: Timestamp,
+    ) -> Vec<ItemResult> {
+        let Checked { mut results, valid } = checked;
         for (index, result) in valid.into_iter().zip(applied) {
             results[index] = Some(result);
         }
@@ -127,11 +135,12 @@ impl PostgresTaskStore {
         if requeued {
             self.wake();
         }
-        Ok(results)
+        results
     }
 
     /// Applies the valid finishes (`finishes[i]` for each `i` of `valid`); one result each, in
-    /// the order of `valid`.
+    /// the order of `valid`. Completions of distinct tasks alone are one autocommit statement;
+    /// anything else one transaction.
     fn finish_valid(
         &self,
         finishes: &[Finish],
@@ -143,56 +152,87 @@ impl PostgresTaskStore {
         }
         let sql = &self.inner.sql;
         let complete_sql = &self.inner.fast.complete_batch;
-        if !distinct(valid.iter().map(|&index| finishes[index].lease())) {
-            let ids: Vec<&TaskId> =
-                valid.iter().map(|&index| &finishes[index].lease().task_id).collect();
-            return self.run(Durability::Full, |conn| {
-                let mut tx = Tx::begin(conn)?;
-                let results = apply_in_order(&mut tx, sql, &ids, |item, record| {
-                    finishes[valid[item]].apply(record, now)
-                })?;
-                tx.commit()?;
-                Ok(results)
-            });
-        }
-        // Distinct tasks: the completions in one statement, the others on the general path.
-        let (completions, others): (Vec<usize>, Vec<usize>) =
-            valid.iter().partition(|&&index| matches!(finishes[index], Finish::Complete { .. }));
-        let completions: Vec<(&Lease, &serde_json::Value)> = completions
-            .iter()
-            .filter_map(|&index| match &finishes[index] {
-                Finish::Complete { lease, output } => Some((lease, output)),
-                _ => None,
-            })
-            .collect();
-        let other_ids: Vec<&TaskId> =
-            others.iter().map(|&index| &finishes[index].lease().task_id).collect();
-        let (mut completed, mut ended) = self.run(Durability::Full, |conn| {
-            if other_ids.is_empty() {
+        let only_completions =
+            valid.iter().all(|&index| matches!(finishes[index], Finish::Complete { .. }));
+        self.run(Durability::Full, |conn| {
+            if only_completions && distinct(valid.iter().map(|&index| finishes[index].lease())) {
                 // One autocommit statement: a failure while it runs has an unknown outcome.
-                let completed =
-                    complete_all(conn, complete_sql, &completions, now).map_err(outcome_unknown)?;
-                return Ok((completed, Vec::new()));
+                return finish_valid_in(conn, sql, complete_sql, finishes, valid, now)
+                    .map_err(outcome_unknown);
             }
             let mut tx = Tx::begin(conn)?;
-            let completed = complete_all(&mut tx, complete_sql, &completions, now)?;
-            let ended = apply_in_order(&mut tx, sql, &other_ids, |item, record| {
-                finishes[others[item]].apply(record, now)
-            })?;
+            let results = finish_valid_in(&mut tx, sql, complete_sql, finishes, valid, now)?;
             tx.commit()?;
-            Ok((completed, ended))
-        })?;
-        let mut ended = ended.drain(..);
-        Ok(valid
-            .iter()
-            .map(|&index| match &finishes[index] {
-                Finish::Complete { lease, .. } => completed
-                    .remove(&lease.task_id)
-                    .unwrap_or_else(|| Err(lease_lost(&lease.task_id))),
-                _ => ended.next().unwrap_or_else(|| Err(missing_answer())),
-            })
-            .collect())
+            Ok(results)
+        })
     }
+}
+
+/// A batch of finishes, validated: the refusal of each invalid item, and the valid ones.
+pub(crate) struct Checked {
+    /// Per item, its refusal, or `None` while it is to be applied.
+    results: Vec<Option<ItemResult>>,
+    /// The indexes of the valid items.
+    pub(crate) valid: Vec<usize>,
+}
+
+impl Checked {
+    pub(crate) fn new(finishes: &[Finish]) -> Self {
+        let results: Vec<Option<ItemResult>> = finishes
+            .iter()
+            .map(|finish| finish.validate().err().map(|err| Err(err.into())))
+            .collect();
+        let valid = (0..finishes.len()).filter(|&i| results[i].is_none()).collect();
+        Checked { results, valid }
+    }
+}
+
+/// Applies the valid finishes inside the caller's transaction (see the module docs): items
+/// naming distinct tasks as the completions' statement plus the general path for the others,
+/// else all on the general path in input order. One result per item of `valid`, in its order.
+pub(crate) fn finish_valid_in(
+    db: &mut impl Db,
+    sql: &Sql,
+    complete_sql: &str,
+    finishes: &[Finish],
+    valid: &[usize],
+    now: Timestamp,
+) -> Result<Vec<ItemResult>, OpError> {
+    if valid.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !distinct(valid.iter().map(|&index| finishes[index].lease())) {
+        let ids: Vec<&TaskId> =
+            valid.iter().map(|&index| &finishes[index].lease().task_id).collect();
+        return apply_in_order(db, sql, &ids, |item, record| {
+            finishes[valid[item]].apply(record, now)
+        });
+    }
+    let (completions, others): (Vec<usize>, Vec<usize>) =
+        valid.iter().partition(|&&index| matches!(finishes[index], Finish::Complete { .. }));
+    let completions: Vec<(&Lease, &serde_json::Value)> = completions
+        .iter()
+        .filter_map(|&index| match &finishes[index] {
+            Finish::Complete { lease, output } => Some((lease, output)),
+            _ => None,
+        })
+        .collect();
+    let other_ids: Vec<&TaskId> =
+        others.iter().map(|&index| &finishes[index].lease().task_id).collect();
+    let mut completed = complete_all(db, complete_sql, &completions, now)?;
+    let mut ended = apply_in_order(db, sql, &other_ids, |item, record| {
+        finishes[others[item]].apply(record, now)
+    })?
+    .into_iter();
+    Ok(valid
+        .iter()
+        .map(|&index| match &finishes[index] {
+            Finish::Complete { lease, .. } => {
+                completed.remove(&lease.task_id).unwrap_or_else(|| Err(lease_lost(&lease.task_id)))
+            }
+            _ => ended.next().unwrap_or_else(|| Err(missing_answer())),
+        })
+        .collect())
 }
 
 /// Reads one row of the start statement: the task's id and the answer for it.
@@ -216,7 +256,7 @@ fn start_answer(row: &postgres::Row) -> Result<(TaskId, ItemResult), StoreError>
 }
 
 /// Runs the completions statement; the completed tasks by id, as answers.
-pub(crate) fn complete_all(
+fn complete_all(
     db: &mut impl Db,
     sql: &str,
     completions: &[(&Lease, &serde_json::Value)],

@@ -16,8 +16,8 @@
 //!    returns the claimed tasks, and commit. `claim_and_start` uses an update that also
 //!    starts them, so a host's claim and start are one transaction.
 //!
-//! A claim without per-kind limits (no `KindClaim::limit` or `max_active`; a store-wide cap
-//! only lowers the call's limit) takes the direct path instead of steps 2 to 4: one statement
+//! A claim of at most 128 tasks without per-kind limits (no `KindClaim::limit` or `max_active`;
+//! a store-wide cap only lowers the call's limit) takes the direct path instead of steps 2 to 4: one statement
 //! selects and locks the candidates in a CTE, passes over any that another candidate with the
 //! same concurrency key precedes in claim order, and claims the rest (`Sql::claim_direct`).
 //! That is a round trip less, and no candidate list goes to the client and back. When it passed
@@ -64,6 +64,10 @@ use crate::store::{Durability, PostgresTaskStore};
 
 /// Most selection rounds of one claim.
 const MAX_ROUNDS: usize = 8;
+
+/// The largest claim that takes the direct path: its statement scans the candidates once for
+/// each candidate with a concurrency key, so larger claims take the walk, which is linear.
+const DIRECT_MAX: u32 = 128;
 
 /// The limits of one claim, resolved against the active counts.
 struct Budget {
@@ -169,10 +173,10 @@ pub(crate) fn claim_in(
         KindSelector::Any => None,
         KindSelector::Only(kinds) => Some(kinds.iter().map(|claim| claim.kind.clone()).collect()),
     };
-    if !budget.per_kind.is_empty() {
+    let fetch = budget.remaining.min(MAX_CLAIM_BATCH);
+    if !budget.per_kind.is_empty() || fetch > DIRECT_MAX {
         return claim_walk(db, sql, request, budget, accepted_kinds, now, start);
     }
-    let fetch = budget.remaining.min(MAX_CLAIM_BATCH);
     let (mut claimed, locked) = claim_direct(db, sql, request, &accepted_kinds, fetch, now, start)?;
     let passed_over = locked > claimed.len();
     budget.remaining -= u32::try_from(claimed.len()).unwrap_or(budget.remaining);
@@ -181,6 +185,9 @@ pub(crate) fn claim_in(
         // behind them: the walk takes the rest. The keys just claimed are active now, so its
         // selection skips the passed-over candidates by itself.
         claimed.extend(claim_walk(db, sql, request, budget, accepted_kinds, now, start)?);
+        // The walk may take a task the statement skipped while another claimer held it, and
+        // that task may come first.
+        claimed.sort_unstable_by(claim_order);
     }
     Ok(claimed)
 }

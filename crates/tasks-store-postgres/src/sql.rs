@@ -86,9 +86,10 @@ fn claim_candidates(tasks: &str, columns: &str, now: &str, kinds: &str, extra: &
 /// See [`Sql::claim_direct`]. The candidates are locked in a CTE (row locks keep it from being
 /// folded into the update); of those sharing a key, one that another candidate precedes in claim
 /// order is passed over (the row comparison is claim order: priority descending, then due time,
-/// then id). The claimed tasks are found by `id = ANY` (the primary key, whatever the estimates)
-/// and each takes the token at its place in the array. Nothing here sorts: with `enable_sort`
-/// off, a sort would be costed so high that the server compiles the statement with JIT.
+/// then id; it is a scan of the candidates for each keyed one, which the caller bounds by the
+/// claim's size). The claimed tasks are found by `id = ANY` (the primary key, whatever the
+/// estimates) and paired with the tokens by position. Nothing here sorts: with `enable_sort`
+/// off a sort is costed as if forbidden.
 fn claim_direct(tasks: &str, t_cols: &str, start: bool) -> String {
     let candidates = claim_candidates(
         tasks,
@@ -103,8 +104,9 @@ fn claim_direct(tasks: &str, t_cols: &str, start: bool) -> String {
                WHERE c.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM c AS p \
                    WHERE p.concurrency_key = c.concurrency_key \
                    AND (c.priority, p.scheduled_at, p.id) < (p.priority, c.scheduled_at, c.id))) \
-         UPDATE {tasks} AS t SET {} FROM k WHERE t.id = ANY(k.ids) RETURNING {t_cols}, k.locked",
-        claim_sets(start, "$1", "$5", "$6", "($4::text[])[array_position(k.ids, t.id)]")
+         UPDATE {tasks} AS t SET {} FROM k, unnest(k.ids, $4::text[]) AS v(id, token) \
+         WHERE t.id = ANY(k.ids) AND t.id = v.id RETURNING {t_cols}, k.locked",
+        claim_sets(start, "$1", "$5", "$6", "v.token")
     )
 }
 

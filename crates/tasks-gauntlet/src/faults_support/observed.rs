@@ -208,7 +208,9 @@ impl TaskStore for ObservedStore {
         let result = self.inner.finish_and_claim(finishes, request, now);
         let took = flight.started.elapsed();
         drop(flight);
-        // Each final write under its single name, then the claim, as the two calls would be told.
+        // Each final write under its single name, then the claim, as the two calls would be told;
+        // each part is told the whole call's duration. A call that failed as a whole is told as
+        // failed writes and a failed claim, whichever part failed.
         let (finished, claimed): (Vec<Result<(), StoreErrorKind>>, _) = match &result {
             Ok(answer) => (
                 answer
