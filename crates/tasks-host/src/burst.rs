@@ -1,5 +1,6 @@
 //! [`FinishWriter`]: the final writes of attempts (complete, fail, acknowledge a cancel), which
-//! come many at a time, written as a small group commit: one `finish_batch` per burst. (The
+//! come many at a time, written as a small group commit: one store call per burst,
+//! `finish_batch`, or `finish_and_claim` when the claim loop's claim goes with it (below). (The
 //! starts once went through here too, as a second kind of burst; the claim now starts what it
 //! claims in the same transaction, `claim_and_start`.)
 //!
@@ -56,7 +57,8 @@ impl Pending {
     }
 }
 
-/// Where the claim made with a burst goes: what it took, or `None` when no slot was free.
+/// Where the claim made with a burst goes: what it took, or `None` when no claim was made (no
+/// slot free for any kind this host runs, or the host began to stop).
 type ClaimReply = oneshot::Sender<Option<ClaimOutcome>>;
 
 /// What a claim took, and whether it took all it was allowed (see `claim::answered`).
@@ -124,6 +126,12 @@ impl FinishWriter {
         lock(&self.queue).waiting.len()
     }
 
+    /// Takes back a claim handed over by [`FinishWriter::claim_with_next_burst`] that the
+    /// writing loop has not taken yet; `false` when it is being made (or was made).
+    pub(crate) fn withdraw_claim(&self) -> bool {
+        lock(&self.queue).claim.take().is_some()
+    }
+
     /// Whether a writing loop runs (for tests).
     #[cfg(test)]
     pub(crate) fn is_writing(&self) -> bool {
@@ -172,8 +180,10 @@ fn write_bursts(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
         };
         let (finishes, replies): (Vec<Finish>, Vec<Reply>) = burst.into_iter().unzip();
         // The free slots are counted now: the slots of this burst's attempts were given back
-        // before their writes were queued.
-        let request = claim.as_ref().and_then(|_| claim_request(inner));
+        // before their writes were queued. A host that began to stop claims nothing more (what
+        // it claimed would only be given back).
+        let request =
+            claim.as_ref().filter(|_| !inner.is_stopping()).and_then(|_| claim_request(inner));
         let claimed = match request {
             Some(request) => match store.finish_and_claim(&finishes, &request, clock.now()) {
                 Ok(FinishedAndClaimed { finished, claimed }) => {
@@ -181,9 +191,12 @@ fn write_bursts(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
                     Some(answered(inner, &request, claimed))
                 }
                 Err(error) => {
-                    let outcome = Err(error.duplicate());
-                    answer(inner, replies, Err(error));
-                    Some(outcome)
+                    // Nothing was written. The final writes need not share the claim's fate (a
+                    // claim that kept losing to other claimers, say): they go on their own.
+                    if !finishes.is_empty() {
+                        answer(inner, replies, store.finish_batch(&finishes, clock.now()));
+                    }
+                    Some(answered(inner, &request, Err(error)))
                 }
             },
             None => {

@@ -2,6 +2,8 @@
 //! freed after a claim that filled every slot, a retry or delayed task coming due, the poll
 //! interval) and a free slot, then claims and starts as many tasks as it has free slots in one
 //! store call (`claim_and_start`: one transaction for both), and gives each to an attempt.
+//! While final writes are pending the claim goes with the next burst of them instead, in the
+//! burst writer's `finish_and_claim` (see the `burst` module).
 //!
 //! The request names only the kinds registered here (`KindSelector::Only`), each limited to its
 //! free slots on this host (`KindClaim::limit`) and to its store-wide cap (`max_active`, when
@@ -57,12 +59,21 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
         // of two. A claim made alongside would mostly queue behind the final writes for the
         // store's writer, and meanwhile more executions end and free their slots, so the claim
         // made after the burst takes those too instead of leaving them to a second, smaller
-        // claim. The claim is awaited even when the host begins to stop: the tasks it took must
-        // reach their attempts, which give them back.
+        // claim. When the host begins to stop, a claim the writer has not taken yet is taken
+        // back; one being made is awaited: the tasks it took must reach their attempts, which
+        // give them back.
         let outcome = match inner.finishes.claim_with_next_burst() {
-            Some(answer) => match answer.await {
+            Some(mut answer) => match tokio::select! {
+                answer = &mut answer => answer,
+                _ = shutdown.changed() => {
+                    if inner.finishes.withdraw_claim() {
+                        continue;
+                    }
+                    answer.await
+                }
+            } {
                 Ok(Some(outcome)) => outcome,
-                // No slot was free when the writer came to claim.
+                // No claim was made: no slot free for a kind this host runs, or stopping.
                 Ok(None) => continue,
                 Err(_) => Err(StoreError::Unavailable {
                     message: "the claim was abandoned before the store answered".into(),

@@ -490,15 +490,7 @@ async fn a_claim_goes_with_the_next_burst(store: Arc<Gated>, leases: Vec<Lease>)
     .await
     .expect("enqueued off the runtime");
     next.sort();
-    let host = TaskHost::builder_from_arc(Arc::clone(&store) as Arc<dyn TaskStore>)
-        .handler(HandlerRegistration::new(
-            "next",
-            from_fn(|_: serde_json::Value, _: TaskContext| async {
-                Ok::<_, TaskFailure>(json!(null))
-            }),
-        ))
-        .build()
-        .expect("a valid host");
+    let host = host_running_next(&store);
     let writer = &host.inner.finishes;
     assert!(writer.claim_with_next_burst().is_none(), "no final write pending: claim alone");
     store.close();
@@ -528,6 +520,77 @@ async fn a_claim_goes_with_the_next_burst(store: Arc<Gated>, leases: Vec<Lease>)
     }
     until("the writing loop to end", || !writer.is_writing()).await;
     assert!(writer.claim_with_next_burst().is_none(), "nothing pending once it ended");
+}
+
+/// A host over `store` that runs kind `next` (so it has something to claim), never started.
+fn host_running_next(store: &Arc<Gated>) -> TaskHost {
+    TaskHost::builder_from_arc(Arc::clone(store) as Arc<dyn TaskStore>)
+        .handler(HandlerRegistration::new(
+            "next",
+            from_fn(|_: serde_json::Value, _: TaskContext| async {
+                Ok::<_, TaskFailure>(json!(null))
+            }),
+        ))
+        .build()
+        .expect("a valid host")
+}
+
+/// When the call carrying a claim fails as a whole, the claim loop gets the error and the
+/// burst's final writes are made on their own: they do not share the claim's fate.
+async fn a_failed_claim_leaves_its_burst_to_land_alone(store: Arc<Gated>, leases: Vec<Lease>) {
+    let host = host_running_next(&store);
+    let writer = &host.inner.finishes;
+    store.close();
+    let write = |n: usize| {
+        let inner = Arc::clone(&host.inner);
+        let finish = complete(&leases[n], n);
+        tokio::spawn(async move { FinishWriter::write(&inner, finish).await })
+    };
+    let first = write(0);
+    until("the first burst to reach the store", || store.arrived() == 1).await;
+    let second = write(1);
+    until("a write to wait", || writer.waiting() == 1).await;
+    let claim = writer.claim_with_next_burst().expect("a burst is in flight");
+    store.permit_one();
+    until("the call carrying the claim to reach the store", || store.arrived() == 2).await;
+    store.then(Next::Fail);
+    store.open();
+    let outcome = claim.await.expect("the writer answered").expect("a claim was made");
+    let error = outcome.err().expect("the claim failed with its call");
+    assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+    for write in [first, second] {
+        let record = write.await.expect("ran").expect("each write landed");
+        assert_eq!(record.status, TaskStatus::Succeeded);
+    }
+    assert_eq!(store.arrived(), 3, "the failed call, then the burst alone");
+    assert_eq!(store.claimed_with(), vec![false, false], "only the plain bursts were written");
+    until("the writing loop to end", || !writer.is_writing()).await;
+}
+
+/// A claim handed over but not yet taken by the writer can be taken back (a stopping host);
+/// the burst then goes alone.
+async fn a_claim_not_yet_taken_can_be_withdrawn(store: Arc<Gated>, leases: Vec<Lease>) {
+    let host = host_running_next(&store);
+    let writer = &host.inner.finishes;
+    store.close();
+    let write = |n: usize| {
+        let inner = Arc::clone(&host.inner);
+        let finish = complete(&leases[n], n);
+        tokio::spawn(async move { FinishWriter::write(&inner, finish).await })
+    };
+    let first = write(0);
+    until("the first burst to reach the store", || store.arrived() == 1).await;
+    let second = write(1);
+    until("a write to wait", || writer.waiting() == 1).await;
+    let claim = writer.claim_with_next_burst().expect("a burst is in flight");
+    assert!(writer.withdraw_claim(), "not taken yet");
+    assert!(!writer.withdraw_claim(), "withdrawn once");
+    store.open();
+    for write in [first, second] {
+        write.await.expect("ran").expect("each write landed");
+    }
+    assert!(claim.await.is_err(), "a withdrawn claim is never answered");
+    assert_eq!(store.claimed_with(), vec![false, false], "no call claimed");
 }
 
 async fn a_failed_burst_answers_each_of_its_writes(store: Arc<Gated>, leases: Vec<Lease>) {
@@ -602,6 +665,8 @@ on_every_store! {
     refused_item_in_a_burst_affects_only_its_task: 6;
     events_of_a_burst_follow_its_durable_write: 4;
     a_claim_goes_with_the_next_burst: 3;
+    a_failed_claim_leaves_its_burst_to_land_alone: 2;
+    a_claim_not_yet_taken_can_be_withdrawn: 2;
     a_failed_burst_answers_each_of_its_writes: 3;
     a_panicking_store_leaves_the_writer_usable: 1;
 }
