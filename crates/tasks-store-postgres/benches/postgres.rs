@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use postgres::{Client, NoTls};
 use serde_json::json;
 use tasks_core::{
-    ClaimRequest, Finish, Lease, NewStep, NewTask, ProgressUpdate, TaskRecord, TaskStore, Timestamp,
+    ClaimRequest, ClaimedStart, Finish, Lease, NewStep, NewTask, ProgressUpdate, TaskRecord,
+    TaskStore, Timestamp,
 };
 use tasks_store_postgres::testing::LocalCluster;
 use tasks_store_postgres::{PoolOptions, PostgresStoreOptions, PostgresTaskStore, prepare_schema};
@@ -35,7 +36,7 @@ use tasks_store_postgres::{PoolOptions, PostgresStoreOptions, PostgresTaskStore,
 const BATCH: usize = 100;
 const ENQUEUE_BATCH: usize = 1000;
 /// Timed segments in a full run (each measure, and each ceiling, is one per run).
-const SEGMENTS: u64 = 12;
+const SEGMENTS: u64 = 13;
 
 /// Client threads per measure (`TASKS_BENCH_CLIENTS`, default 4).
 fn clients() -> usize {
@@ -115,6 +116,7 @@ fn main() {
     const CYCLE: &str = "claim 100 + finish_batch 100";
     const CYCLE_CEILING: &str = "  ceiling: claim and complete, bare table";
     const LIFECYCLE: &str = "claim_and_start 100 + finish_batch";
+    const ONE_WRITE: &str = "finish_and_claim 100 (host cycle, one write)";
     const PER_CALL: &str = "claim 100 + complete one per call";
     if wanted(BULK) {
         let ceiling = bench.median(|| ceiling_bulk_insert(&bench));
@@ -131,6 +133,10 @@ fn main() {
     if wanted(LIFECYCLE) {
         let figures = bench.median(|| claim_finish(&bench, &store, Lifecycle::Started));
         row(LIFECYCLE, figures, None, 0.0);
+    }
+    if wanted(ONE_WRITE) {
+        let figures = bench.median(|| finish_and_claim(&bench, &store));
+        row(ONE_WRITE, figures, None, 0.0);
     }
     if wanted(PER_CALL) {
         let figures = bench.median(|| claim_finish(&bench, &store, Lifecycle::PerCall));
@@ -479,6 +485,33 @@ fn claim_finish(bench: &Bench, store: &PostgresTaskStore, lifecycle: Lifecycle) 
         }
         claimed.len() as u64
     })
+}
+
+/// The host's cycle since `finish_and_claim`: each batch's completions and the next claim in
+/// one call. Each client claims its first batch before the clock starts.
+fn finish_and_claim(bench: &Bench, store: &PostgresTaskStore) -> Figures {
+    drain(store);
+    fill(store, (bench.segment.as_secs_f64() * 80_000.0) as usize);
+    bench.vacuum();
+    let request = |index: usize| {
+        ClaimRequest::new(format!("bench-{index}"), BATCH as u32, Duration::from_secs(600))
+    };
+    let started = |items: Vec<ClaimedStart>| -> Vec<TaskRecord> {
+        items.into_iter().map(|item| item.started.unwrap()).collect()
+    };
+    let (first, store) = (store.clone(), store.clone());
+    timed_with(
+        bench,
+        move |index| completions(&started(first.claim_and_start(&request(index), now()).unwrap())),
+        move |finishes: &mut Vec<Finish>, index| {
+            let answer = store.finish_and_claim(finishes, &request(index), now()).unwrap();
+            for result in &answer.finished {
+                assert!(result.is_ok(), "every completion applies");
+            }
+            *finishes = completions(&started(answer.claimed.unwrap()));
+            answer.finished.len() as u64
+        },
+    )
 }
 
 fn single_claim_complete(bench: &Bench, store: &PostgresTaskStore) -> Figures {

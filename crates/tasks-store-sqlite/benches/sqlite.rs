@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::json;
-use tasks_core::{ClaimRequest, Finish, NewStep, NewTask, ProgressUpdate, TaskStore, Timestamp};
+use tasks_core::{
+    ClaimRequest, ClaimedStart, Finish, NewStep, NewTask, ProgressUpdate, TaskStore, Timestamp,
+};
 use tasks_store_sqlite::{Durability, SqliteOptions, SqliteTaskStore};
 
 const NOW: Timestamp = Timestamp::from_millis(1_767_225_600_000);
@@ -67,6 +69,12 @@ fn main() {
         "(a host's cycle at concurrency 32)",
         |dir| host_cycle_store(dir, durability),
         |dir| host_cycle_ceiling(dir, durability),
+    );
+    bench.line(
+        "finish_and_claim(32), one write per cycle",
+        "(the host's cycle since finish_and_claim)",
+        |dir| host_cycle_one_write_store(dir, durability),
+        |dir| host_cycle_one_write_ceiling(dir, durability),
     );
     bench.line(
         "claim(64) + 64 complete calls",
@@ -280,20 +288,47 @@ fn host_cycle_store(dir: &Path, durability: Durability) -> Sample {
         if claimed.is_empty() {
             break;
         }
-        let finishes: Vec<Finish> = claimed
-            .iter()
-            .map(|item| {
-                let started = item.started.as_ref().expect("every start applies");
-                let lease = started.lease().expect("a lease");
-                Finish::Complete { lease, output: json!({"ok": true}) }
-            })
-            .collect();
-        let results = store.finish_batch(&finishes, NOW).expect("finish_batch");
+        let results = store.finish_batch(&completes(&claimed), NOW).expect("finish_batch");
         assert!(results.iter().all(Result::is_ok), "every complete applies");
         done += claimed.len();
     }
     assert_eq!(done, CYCLE_TASKS);
     timer.rate(done)
+}
+
+/// What a busy host asks of the store since `finish_and_claim`: each batch's completions and
+/// the next claim in one call.
+fn host_cycle_one_write_store(dir: &Path, durability: Durability) -> Sample {
+    let store = open_store(dir, durability);
+    enqueue_all(&store, CYCLE_TASKS);
+    let request = ClaimRequest::new("bench", HOST_BATCH as u32, LEASE);
+    let timer = Timer::start();
+    let mut finishes = Vec::new();
+    let mut done = 0;
+    loop {
+        let answer = store.finish_and_claim(&finishes, &request, NOW).expect("finish_and_claim");
+        assert!(answer.finished.iter().all(Result::is_ok), "every complete applies");
+        done += answer.finished.len();
+        let claimed = answer.claimed.expect("the claim");
+        if claimed.is_empty() {
+            break;
+        }
+        finishes = completes(&claimed);
+    }
+    assert_eq!(done, CYCLE_TASKS);
+    timer.rate(done)
+}
+
+/// A completion of each task claimed and started.
+fn completes(claimed: &[ClaimedStart]) -> Vec<Finish> {
+    claimed
+        .iter()
+        .map(|item| {
+            let started = item.started.as_ref().expect("every start applies");
+            let lease = started.lease().expect("a lease");
+            Finish::Complete { lease, output: json!({"ok": true}) }
+        })
+        .collect()
 }
 
 fn single_store(dir: &Path, durability: Durability) -> Sample {
@@ -420,17 +455,32 @@ fn ceiling_claim_sql(limit: usize) -> String {
 
 fn ceiling_claim(conn: &mut Connection, limit: usize) -> Vec<i64> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).expect("begin");
-    let ids = {
-        let mut statement = tx.prepare_cached(&ceiling_claim_sql(limit)).expect("prepare");
-        let until = NOW.saturating_add(LEASE).as_millis();
-        statement
-            .query_map(params!["bench", until, NOW.as_millis()], |row| row.get(0))
-            .expect("claim")
-            .collect::<Result<Vec<i64>, _>>()
-            .expect("ids")
-    };
+    let ids = ceiling_claim_in(&tx, limit);
     tx.commit().expect("commit");
     ids
+}
+
+/// The ceiling's claim statement, inside the caller's transaction.
+fn ceiling_claim_in(conn: &Connection, limit: usize) -> Vec<i64> {
+    let mut statement = conn.prepare_cached(&ceiling_claim_sql(limit)).expect("prepare");
+    let until = NOW.saturating_add(LEASE).as_millis();
+    statement
+        .query_map(params!["bench", until, NOW.as_millis()], |row| row.get(0))
+        .expect("claim")
+        .collect::<Result<Vec<i64>, _>>()
+        .expect("ids")
+}
+
+/// The ceiling's completion of `ids`, one statement, inside the caller's transaction.
+fn ceiling_complete_all(conn: &Connection, output: &str, ids: &[i64]) {
+    let list = serde_json::to_string(ids).expect("ids");
+    conn.prepare_cached(
+        "UPDATE jobs SET status = 2, output = ?1, lease_owner = NULL, lease_until = NULL \
+         WHERE id IN (SELECT value FROM json_each(?2))",
+    )
+    .expect("prepare")
+    .execute(params![output, list])
+    .expect("complete");
 }
 
 /// How a cycle completes the tasks it claimed.
@@ -458,14 +508,7 @@ fn cycle_ceiling(dir: &Path, durability: Durability, shape: CompleteShape) -> Sa
             CompleteShape::OneStatement => {
                 let tx =
                     conn.transaction_with_behavior(TransactionBehavior::Immediate).expect("begin");
-                let list = serde_json::to_string(&ids).expect("ids");
-                tx.prepare_cached(
-                    "UPDATE jobs SET status = 2, output = ?1, lease_owner = NULL, \
-                     lease_until = NULL WHERE id IN (SELECT value FROM json_each(?2))",
-                )
-                .expect("prepare")
-                .execute(params![output, list])
-                .expect("complete");
+                ceiling_complete_all(&tx, &output, &ids);
                 tx.commit().expect("commit");
             }
             CompleteShape::OnePerTransaction => {
@@ -496,17 +539,35 @@ fn host_cycle_ceiling(dir: &Path, durability: Durability) -> Sample {
         if ids.is_empty() {
             break;
         }
-        let list = serde_json::to_string(&ids).expect("ids");
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).expect("begin");
-        tx.prepare_cached(
-            "UPDATE jobs SET status = 2, output = ?1, lease_owner = NULL, lease_until = NULL \
-             WHERE id IN (SELECT value FROM json_each(?2))",
-        )
-        .expect("prepare")
-        .execute(params![output, list])
-        .expect("complete");
+        ceiling_complete_all(&tx, &output, &ids);
         tx.commit().expect("commit");
         done += ids.len();
+    }
+    assert_eq!(done, CYCLE_TASKS);
+    timer.rate(done)
+}
+
+/// The same cycle with each batch's completions and the next claim in one transaction.
+fn host_cycle_one_write_ceiling(dir: &Path, durability: Durability) -> Sample {
+    let mut conn = open_ceiling(dir, durability);
+    ceiling_fill(&mut conn, CYCLE_TASKS);
+    let output = json!({"ok": true}).to_string();
+    let timer = Timer::start();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut done = 0;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).expect("begin");
+        if !ids.is_empty() {
+            ceiling_complete_all(&tx, &output, &ids);
+        }
+        let next = ceiling_claim_in(&tx, HOST_BATCH);
+        tx.commit().expect("commit");
+        done += ids.len();
+        if next.is_empty() {
+            break;
+        }
+        ids = next;
     }
     assert_eq!(done, CYCLE_TASKS);
     timer.rate(done)
