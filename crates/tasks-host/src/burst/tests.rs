@@ -392,6 +392,27 @@ async fn burst_behind_one(
     answers
 }
 
+/// Closes the gate, writes `leases[0]` (its burst reaches the store and is held there), then
+/// `leases[1..=behind]`, which wait for the next burst; returns the writes, in that order.
+async fn one_held_and_more_waiting(
+    store: &Arc<Gated>,
+    host: &TaskHost,
+    leases: &[Lease],
+    behind: usize,
+) -> Vec<tokio::task::JoinHandle<Result<TaskRecord, StoreError>>> {
+    store.close();
+    let write = |n: usize| {
+        let inner = Arc::clone(&host.inner);
+        let finish = complete(&leases[n], n);
+        tokio::spawn(async move { FinishWriter::write(&inner, finish).await })
+    };
+    let mut handles = vec![write(0)];
+    until("the first burst to reach the store", || store.arrived() == 1).await;
+    handles.extend((1..=behind).map(write));
+    until("the writes behind it to wait", || host.inner.finishes.waiting() == behind).await;
+    handles
+}
+
 fn complete(lease: &Lease, n: usize) -> Finish {
     Finish::Complete { lease: lease.clone(), output: json!({ "n": n }) }
 }
@@ -493,17 +514,7 @@ async fn a_claim_goes_with_the_next_burst(store: Arc<Gated>, leases: Vec<Lease>)
     let host = host_running_next(&store);
     let writer = &host.inner.finishes;
     assert!(writer.claim_with_next_burst().is_none(), "no final write pending: claim alone");
-    store.close();
-    let write = |n: usize| {
-        let inner = Arc::clone(&host.inner);
-        let finish = complete(&leases[n], n);
-        tokio::spawn(async move { FinishWriter::write(&inner, finish).await })
-    };
-    let mut handles = vec![write(0)];
-    until("the first burst to reach the store", || store.arrived() == 1).await;
-    handles.push(write(1));
-    handles.push(write(2));
-    until("two writes to wait", || writer.waiting() == 2).await;
+    let handles = one_held_and_more_waiting(&store, &host, &leases, 2).await;
     let claim = writer.claim_with_next_burst().expect("a burst is in flight");
     store.open();
     let outcome = claim.await.expect("the writer answered").expect("a slot was free");
@@ -540,16 +551,7 @@ fn host_running_next(store: &Arc<Gated>) -> TaskHost {
 async fn a_failed_claim_leaves_its_burst_to_land_alone(store: Arc<Gated>, leases: Vec<Lease>) {
     let host = host_running_next(&store);
     let writer = &host.inner.finishes;
-    store.close();
-    let write = |n: usize| {
-        let inner = Arc::clone(&host.inner);
-        let finish = complete(&leases[n], n);
-        tokio::spawn(async move { FinishWriter::write(&inner, finish).await })
-    };
-    let first = write(0);
-    until("the first burst to reach the store", || store.arrived() == 1).await;
-    let second = write(1);
-    until("a write to wait", || writer.waiting() == 1).await;
+    let writes = one_held_and_more_waiting(&store, &host, &leases, 1).await;
     let claim = writer.claim_with_next_burst().expect("a burst is in flight");
     store.permit_one();
     until("the call carrying the claim to reach the store", || store.arrived() == 2).await;
@@ -558,7 +560,7 @@ async fn a_failed_claim_leaves_its_burst_to_land_alone(store: Arc<Gated>, leases
     let outcome = claim.await.expect("the writer answered").expect("a claim was made");
     let error = outcome.err().expect("the claim failed with its call");
     assert_eq!(error.kind(), StoreErrorKind::Unavailable);
-    for write in [first, second] {
+    for write in writes {
         let record = write.await.expect("ran").expect("each write landed");
         assert_eq!(record.status, TaskStatus::Succeeded);
     }
@@ -572,21 +574,12 @@ async fn a_failed_claim_leaves_its_burst_to_land_alone(store: Arc<Gated>, leases
 async fn a_claim_not_yet_taken_can_be_withdrawn(store: Arc<Gated>, leases: Vec<Lease>) {
     let host = host_running_next(&store);
     let writer = &host.inner.finishes;
-    store.close();
-    let write = |n: usize| {
-        let inner = Arc::clone(&host.inner);
-        let finish = complete(&leases[n], n);
-        tokio::spawn(async move { FinishWriter::write(&inner, finish).await })
-    };
-    let first = write(0);
-    until("the first burst to reach the store", || store.arrived() == 1).await;
-    let second = write(1);
-    until("a write to wait", || writer.waiting() == 1).await;
+    let writes = one_held_and_more_waiting(&store, &host, &leases, 1).await;
     let claim = writer.claim_with_next_burst().expect("a burst is in flight");
     assert!(writer.withdraw_claim(), "not taken yet");
     assert!(!writer.withdraw_claim(), "withdrawn once");
     store.open();
-    for write in [first, second] {
+    for write in writes {
         write.await.expect("ran").expect("each write landed");
     }
     assert!(claim.await.is_err(), "a withdrawn claim is never answered");
@@ -619,7 +612,7 @@ async fn a_failed_burst_answers_each_of_its_writes(store: Arc<Gated>, leases: Ve
     // Nothing was written for them, and the writer goes on: a write again lands.
     let again = write(1).await.expect("ran").expect("written again");
     assert_eq!(again.status, TaskStatus::Succeeded);
-    // Counted as answered right after the answers went out.
+    // The writing loop ends once nothing waits.
     until("the writing loop to end", || !writer.is_writing()).await;
 }
 
