@@ -193,16 +193,12 @@ fn write_bursts(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
                 Err(error) => {
                     // Nothing was written. The final writes need not share the claim's fate (a
                     // claim that kept losing to other claimers, say): they go on their own.
-                    if !finishes.is_empty() {
-                        answer(inner, replies, store.finish_batch(&finishes, clock.now()));
-                    }
+                    write_alone(inner, store, clock, &finishes, replies);
                     Some(answered(inner, &request, Err(error)))
                 }
             },
             None => {
-                if !finishes.is_empty() {
-                    answer(inner, replies, store.finish_batch(&finishes, clock.now()));
-                }
+                write_alone(inner, store, clock, &finishes, replies);
                 None
             }
         };
@@ -210,6 +206,19 @@ fn write_bursts(inner: &Arc<Inner>, store: &dyn TaskStore, clock: &dyn Clock) {
             // A claim loop that went away (its runtime shut down) needs no answer.
             let _ = claim.send(claimed);
         }
+    }
+}
+
+/// Writes a burst with no claim (`finish_batch`) and answers it; an empty burst needs nothing.
+fn write_alone(
+    inner: &Inner,
+    store: &dyn TaskStore,
+    clock: &dyn Clock,
+    finishes: &[Finish],
+    replies: Vec<Reply>,
+) {
+    if !finishes.is_empty() {
+        answer(inner, replies, store.finish_batch(finishes, clock.now()));
     }
 }
 

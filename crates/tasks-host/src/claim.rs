@@ -19,10 +19,11 @@ use tasks_core::{
     ClaimRequest, ClaimedStart, HostEventType, KindClaim, KindSelector, Lease, StoreError,
     TaskRecord, TaskStore,
 };
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use crate::attempt::{Attempt, Start, drive};
+use crate::burst::ClaimOutcome;
 use crate::inner::{Inner, lock};
 use crate::registration::HandlerRegistration;
 
@@ -63,22 +64,9 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
         // back; one being made is awaited: the tasks it took must reach their attempts, which
         // give them back.
         let outcome = match inner.finishes.claim_with_next_burst() {
-            Some(mut answer) => match tokio::select! {
-                answer = &mut answer => answer,
-                _ = shutdown.changed() => {
-                    if inner.finishes.withdraw_claim() {
-                        continue;
-                    }
-                    answer.await
-                }
-            } {
-                Ok(Some(outcome)) => outcome,
-                // No claim was made: no slot free for a kind this host runs, or stopping.
-                Ok(None) => continue,
-                Err(_) => Err(StoreError::Unavailable {
-                    message: "the claim was abandoned before the store answered".into(),
-                    source: None,
-                }),
+            Some(answer) => match with_next_burst(&inner, answer, &mut shutdown).await {
+                Some(outcome) => outcome,
+                None => continue,
             },
             None => {
                 let Some(request) = claim_request(&inner) else { continue };
@@ -102,6 +90,32 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
             }
             Err(error) => inner.emit_store_error("claiming tasks", None, &error),
         }
+    }
+}
+
+/// Waits for the claim handed to the burst writer; `None` when no claim was made (no slot free
+/// for a kind this host runs, the host stopping) or it was taken back because the host began to
+/// stop before the writer took it.
+async fn with_next_burst(
+    inner: &Inner,
+    mut answer: oneshot::Receiver<Option<ClaimOutcome>>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<ClaimOutcome> {
+    let answered = tokio::select! {
+        answered = &mut answer => answered,
+        _ = shutdown.changed() => {
+            if inner.finishes.withdraw_claim() {
+                return None;
+            }
+            answer.await
+        }
+    };
+    match answered {
+        Ok(outcome) => outcome,
+        Err(_) => Some(Err(StoreError::Unavailable {
+            message: "the claim was abandoned before the store answered".into(),
+            source: None,
+        })),
     }
 }
 

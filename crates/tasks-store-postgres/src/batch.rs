@@ -152,10 +152,11 @@ impl PostgresTaskStore {
         }
         let sql = &self.inner.sql;
         let complete_sql = &self.inner.fast.complete_batch;
-        let only_completions =
-            valid.iter().all(|&index| matches!(finishes[index], Finish::Complete { .. }));
+        let one_statement =
+            valid.iter().all(|&index| matches!(finishes[index], Finish::Complete { .. }))
+                && distinct(valid.iter().map(|&index| finishes[index].lease()));
         self.run(Durability::Full, |conn| {
-            if only_completions && distinct(valid.iter().map(|&index| finishes[index].lease())) {
+            if one_statement {
                 // One autocommit statement: a failure while it runs has an unknown outcome.
                 return finish_valid_in(conn, sql, complete_sql, finishes, valid, now)
                     .map_err(outcome_unknown);

@@ -17,9 +17,10 @@
 //!    starts them, so a host's claim and start are one transaction.
 //!
 //! A claim of at most 128 tasks without per-kind limits (no `KindClaim::limit` or `max_active`;
-//! a store-wide cap only lowers the call's limit) takes the direct path instead of steps 2 to 4: one statement
-//! selects and locks the candidates in a CTE, passes over any that another candidate with the
-//! same concurrency key precedes in claim order, and claims the rest (`Sql::claim_direct`).
+//! a store-wide cap only lowers the call's limit) takes the direct path instead of steps 2 to 4:
+//! one statement selects and locks the candidates in a CTE, passes over any that another
+//! candidate with the same concurrency key precedes in claim order, and claims the rest
+//! (`Sql::claim_direct`).
 //! That is a round trip less, and no candidate list goes to the client and back. When it passed
 //! some over and its page was full, the walk takes the rest of the budget in the same
 //! transaction: the keys just claimed are active, so its selection skips their other tasks.

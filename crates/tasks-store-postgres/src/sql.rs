@@ -67,16 +67,16 @@ fn claim_update(tasks: &str, t_cols: &str, start: bool) -> String {
     )
 }
 
-/// The candidates of a claim in claim order, locked: queued, due, of the kinds asked for, and
-/// with no claimed or running task holding their concurrency key. `$now` and `$kinds` name the
-/// parameters; `extra` adds conditions; `columns` are selected.
-fn claim_candidates(tasks: &str, columns: &str, now: &str, kinds: &str, extra: &str) -> String {
+/// The candidates of a claim in claim order: queued, due at `$1`, of the kinds `$2` (all when
+/// NULL), and with no claimed or running task holding their concurrency key. `extra` adds
+/// conditions; `columns` are selected.
+fn claim_candidates(tasks: &str, columns: &str, extra: &str) -> String {
     // The `OFFSET 0` keeps the key check a per-candidate lookup in the unique index: without
     // it the planner may hash the keys of every claimed or running task on each claim.
     format!(
         "SELECT {columns} FROM {tasks} AS t \
-         WHERE t.status = 'queued' AND t.scheduled_at <= {now} \
-           AND ({kinds}::text[] IS NULL OR t.kind = ANY({kinds}::text[])){extra} \
+         WHERE t.status = 'queued' AND t.scheduled_at <= $1 \
+           AND ($2::text[] IS NULL OR t.kind = ANY($2::text[])){extra} \
            AND (t.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM {tasks} AS a \
                 WHERE a.concurrency_key = t.concurrency_key AND a.{ACTIVE} OFFSET 0)) \
          ORDER BY t.priority DESC, t.scheduled_at, t.id"
@@ -91,13 +91,8 @@ fn claim_candidates(tasks: &str, columns: &str, now: &str, kinds: &str, extra: &
 /// estimates) and paired with the tokens by position. Nothing here sorts: with `enable_sort`
 /// off a sort is costed as if forbidden.
 fn claim_direct(tasks: &str, t_cols: &str, start: bool) -> String {
-    let candidates = claim_candidates(
-        tasks,
-        "t.id, t.concurrency_key, t.priority, t.scheduled_at",
-        "$1",
-        "$2",
-        "",
-    );
+    let candidates =
+        claim_candidates(tasks, "t.id, t.concurrency_key, t.priority, t.scheduled_at", "");
     format!(
         "WITH c AS ({candidates} LIMIT $3 FOR UPDATE OF t SKIP LOCKED), \
          k AS (SELECT array_agg(c.id) AS ids, (SELECT count(*) FROM c) AS locked FROM c \
@@ -279,8 +274,6 @@ impl Sql {
             claim_candidates: claim_candidates(
                 tasks,
                 "t.id, t.kind, t.concurrency_key",
-                "$1",
-                "$2",
                 " AND NOT (t.kind = ANY($3::text[])) AND NOT (t.id = ANY($4::text[])) \
                  AND (t.concurrency_key IS NULL OR NOT (t.concurrency_key = ANY($5::text[])))",
             ) + " LIMIT $6 FOR UPDATE OF t SKIP LOCKED",
