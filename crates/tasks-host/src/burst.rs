@@ -31,7 +31,7 @@ use tasks_core::{Clock, Finish, FinishedAndClaimed, StoreError, TaskRecord, Task
 use tokio::sync::oneshot;
 
 use crate::attempt::event_of_end;
-use crate::claim::{Claimed, answered, claim_request};
+use crate::claim::{ClaimOutcome, answered, claim_request};
 use crate::inner::{Inner, lock};
 
 /// The per-item answers of one batched store call.
@@ -57,12 +57,10 @@ impl Pending {
     }
 }
 
-/// Where the claim made with a burst goes: what it took, or `None` when no claim was made (no
-/// slot free for any kind this host runs, or the host began to stop).
+/// Where the claim made with a burst goes: what it answered (its tasks already handed to their
+/// attempts), or `None` when no claim was made (no slot free for any kind this host runs, or
+/// the host began to stop).
 type ClaimReply = oneshot::Sender<Option<ClaimOutcome>>;
-
-/// What a claim took, and whether it took all it was allowed (see `claim::answered`).
-pub(crate) type ClaimOutcome = Result<(bool, Vec<Claimed>), StoreError>;
 
 /// Final writes waiting for the next burst.
 #[derive(Default)]

@@ -23,7 +23,6 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use crate::attempt::{Attempt, Start, drive};
-use crate::burst::ClaimOutcome;
 use crate::inner::{Inner, lock};
 use crate::registration::HandlerRegistration;
 
@@ -81,13 +80,9 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
             }
         };
         match outcome {
-            Ok((saturated, claimed)) => {
-                if saturated {
-                    // More may be waiting: claim again as soon as a slot frees up.
-                    inner.waker.set_pending();
-                }
-                launch(&inner, claimed);
-            }
+            // More may be waiting: claim again as soon as a slot frees up.
+            Ok(Answered { saturated: true, .. }) => inner.waker.set_pending(),
+            Ok(Answered { saturated: false, .. }) => {}
             Err(error) => inner.emit_store_error("claiming tasks", None, &error),
         }
     }
@@ -119,18 +114,31 @@ async fn with_next_burst(
     }
 }
 
-/// What a claim took, and whether it took all it was allowed (more may be due). Runs on the
-/// blocking thread that made the claim, right after the store answered.
+/// What a claim answered, once its tasks were handed to their attempts.
+#[derive(Debug)]
+pub(crate) struct Answered {
+    /// It took all it was allowed (in all, or of some kind): more may be due.
+    pub(crate) saturated: bool,
+}
+
+/// What a claim's call answered: the claim's answer, or the store's failure.
+pub(crate) type ClaimOutcome = Result<Answered, StoreError>;
+
+/// Tells what a claim took and starts an attempt for each task. Runs on the blocking thread
+/// that made the claim, right after the store answered (inside the runtime, as the blocking
+/// pool's threads are). Launched here, the attempts start without waiting for the claim loop
+/// to be woken and scheduled, and their slots are held before the claim loop hears of the
+/// claim, so its next claim never counts them as free.
 pub(crate) fn answered(
     inner: &Arc<Inner>,
     request: &ClaimRequest,
     items: Result<Vec<ClaimedStart>, StoreError>,
-) -> Result<(bool, Vec<Claimed>), StoreError> {
+) -> ClaimOutcome {
     inner.claims_answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let claimed = claimed(inner, items?);
-    // Told here, on the blocking thread, right after the durable write and in order;
-    // `task:started` only for the tasks that will run here (the store started the others too,
-    // and the attempt gives them back or fails them at once).
+    // Told here, right after the durable write and in order; `task:started` only for the
+    // tasks that will run here (the store started the others too, and the attempt gives them
+    // back or fails them at once).
     inner.emit_tasks(claimed.iter().flat_map(|entry| {
         let started = match &entry.start {
             Start::Started(answer) => answer.as_ref().as_ref().ok(),
@@ -140,7 +148,8 @@ pub(crate) fn answered(
             .chain(started.map(|started| (HostEventType::TaskStarted, started)))
     }));
     let saturated = saturated(request, claimed.iter().map(|entry| &entry.record));
-    Ok((saturated, claimed))
+    launch(inner, claimed);
+    Ok(Answered { saturated })
 }
 
 /// The request for this host's free slots, or `None` when no registered kind has one.
@@ -194,8 +203,8 @@ fn saturated<'a>(
 }
 
 /// A task this host claimed, on its way to its attempt.
-pub(crate) struct Claimed {
-    pub(crate) record: TaskRecord,
+struct Claimed {
+    record: TaskRecord,
     lease: Lease,
     registration: Option<Arc<HandlerRegistration>>,
     start: Start,
