@@ -286,8 +286,8 @@ pub trait TaskStore: Send + Sync {
     /// The default body calls [`TaskStore::claim`] then [`TaskStore::start_batch`], two
     /// writes: when the second fails as a whole, the tasks stay claimed and each item carries
     /// that error (the claim did happen, so the outer result is not an `Err`); the runner gives
-    /// them back or lets their leases run out. The stores of this workspace claim and start in
-    /// one transaction.
+    /// them back or lets their leases run out. The SQLite and PostgreSQL stores claim and start
+    /// in one transaction; the in-memory test store keeps this body.
     fn claim_and_start(
         &self,
         request: &ClaimRequest,
@@ -397,7 +397,9 @@ pub trait TaskStore: Send + Sync {
     ///
     /// The default body calls [`TaskStore::finish_batch`] then [`TaskStore::claim_and_start`],
     /// two writes: when the claim fails, the final writes stay written and `claimed` carries
-    /// the error. The stores of this workspace write both in one transaction.
+    /// the error. The SQLite store writes both in one transaction, the PostgreSQL store too
+    /// (for every burst but one with a lease shorter than a millisecond); the in-memory test
+    /// store keeps this body.
     fn finish_and_claim(
         &self,
         finishes: &[Finish],
