@@ -23,7 +23,8 @@
 //! the writing loop ([`FinishWriter::claim_with_next_burst`]): the next burst goes with the
 //! claim in one store call, `finish_and_claim`, the final writes first. The free slots are
 //! counted when that burst is taken. A busy host then makes one write per cycle where it made
-//! two, and its claims take every slot the burst freed.
+//! two, and its claims take every slot the burst freed. The tasks claimed go to their attempts
+//! on the writer's thread (`claim::answered`) before the claim loop gets the outcome.
 
 use std::sync::{Arc, Mutex};
 

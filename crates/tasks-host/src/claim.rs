@@ -1,9 +1,11 @@
 //! The claim loop: waits for a reason to claim (a local enqueue, a store notification, a slot
 //! freed after a claim that filled every slot, a retry or delayed task coming due, the poll
 //! interval) and a free slot, then claims and starts as many tasks as it has free slots in one
-//! store call (`claim_and_start`: one transaction for both), and gives each to an attempt.
-//! While final writes are pending the claim goes with the next burst of them instead, in the
-//! burst writer's `finish_and_claim` (see the `burst` module).
+//! store call (`claim_and_start`: one transaction for both). While final writes are pending the
+//! claim goes with the next burst of them instead, in the burst writer's `finish_and_claim`
+//! (see the `burst` module). Either way the blocking thread that made the claim gives each
+//! claimed task to an attempt as soon as the store answered (`answered`); the claim loop only
+//! learns whether to claim again.
 //!
 //! The request names only the kinds registered here (`KindSelector::Only`), each limited to its
 //! free slots on this host (`KindClaim::limit`) and to its store-wide cap (`max_active`, when
@@ -60,8 +62,8 @@ pub(crate) async fn claim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<
         // store's writer, and meanwhile more executions end and free their slots, so the claim
         // made after the burst takes those too instead of leaving them to a second, smaller
         // claim. When the host begins to stop, a claim the writer has not taken yet is taken
-        // back; one being made is awaited: the tasks it took must reach their attempts, which
-        // give them back.
+        // back; one being made is awaited, so that `stop`, which waits for this loop before it
+        // waits for the attempts, finds the tasks it took among them (they give them back).
         let outcome = match inner.finishes.claim_with_next_burst() {
             Some(answer) => match with_next_burst(&inner, answer, &mut shutdown).await {
                 Some(outcome) => outcome,
@@ -127,8 +129,8 @@ pub(crate) type ClaimOutcome = Result<Answered, StoreError>;
 /// Tells what a claim took and starts an attempt for each task. Runs on the blocking thread
 /// that made the claim, right after the store answered (inside the runtime, as the blocking
 /// pool's threads are). Launched here, the attempts start without waiting for the claim loop
-/// to be woken and scheduled, and their slots are held before the claim loop hears of the
-/// claim, so its next claim never counts them as free.
+/// to be woken and scheduled; their slots are held before the claim loop hears of the claim,
+/// as before, so its next claim does not count them as free.
 pub(crate) fn answered(
     inner: &Arc<Inner>,
     request: &ClaimRequest,

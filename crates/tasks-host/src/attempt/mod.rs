@@ -2,9 +2,8 @@
 //!
 //! - [`Attempt`] (here): the state the attempt's parts share: its lease, its cancellation
 //!   handle and why it was stopped, and the reports waiting to be written.
-//! - `drive` (here): wait for the start the claim loop asked for, then run, supervise,
-//!   finish; or give back a task it did not start, or fail one of a kind this host does not
-//!   handle.
+//! - `drive` (here): take the start the claim made, then run, supervise, finish; or give
+//!   back a task it did not start, or fail one of a kind this host does not handle.
 //! - `reporter`: the [`TaskReporter`](tasks_core::TaskReporter) handed to the executor;
 //!   `budget`: the step limits it applies.
 //! - `supervise`: the loop around a running executor (heartbeats, coalesced writes,
@@ -211,8 +210,8 @@ impl Drop for EndGuard {
     }
 }
 
-/// What the claim loop hands an attempt: the store's answer to the start it made with the
-/// claim, or word not to run the task.
+/// What the claim hands an attempt: the store's answer to the start it made with the claim,
+/// or word not to run the task.
 #[derive(Debug)]
 pub(crate) enum Start {
     /// The store's answer to starting the claimed task (`claim_and_start`).
