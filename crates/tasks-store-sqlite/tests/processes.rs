@@ -92,8 +92,7 @@ fn claimer(db: &str, runner: &str) {
     let store = SqliteTaskStore::open(SqliteOptions::new(db)).expect("the child opens the file");
     // Start together: a child that starts late would find the queue already drained.
     assert!(report("ACK READY"));
-    let mut go = String::new();
-    std::io::stdin().read_line(&mut go).expect("the parent says go");
+    wait_for_parent();
     let mut round = 0u32;
     loop {
         // Vary the batch size so the two processes interleave in every possible way.
@@ -108,6 +107,27 @@ fn claimer(db: &str, runner: &str) {
             store.complete(&lease, json!({"by": runner}), NOW).expect("complete");
             assert!(report(&format!("ACK CLAIMED {}", record.id)));
         }
+        if round == 1 {
+            // Hold after the first claim until the other process has made its own: on a
+            // loaded machine one process could otherwise drain the queue before the other's
+            // first claim got the write lock, and the two would never claim side by side.
+            assert!(report("ACK FIRST"));
+            wait_for_parent();
+        }
+    }
+}
+
+/// Waits for the parent's next `go` line on stdin.
+fn wait_for_parent() {
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).expect("the parent says go");
+}
+
+/// Waits until each of `count` children has reported `word` on `reports`.
+fn wait_for_all(reports: &std::sync::mpsc::Receiver<String>, word: &str, count: usize) {
+    for _ in 0..count {
+        let got = reports.recv_timeout(Duration::from_secs(60)).expect("a child reports");
+        assert_eq!(got, word, "children report READY, then FIRST");
     }
 }
 
@@ -133,18 +153,20 @@ fn two_processes_claim_each_task_exactly_once() {
     let mut children =
         [spawn(test, "claimer", &path, "proc-a"), spawn(test, "claimer", &path, "proc-b")];
     // Read both pipes at once so neither child blocks on a full pipe.
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (steps_tx, steps_rx) = std::sync::mpsc::channel();
     let readers: Vec<_> = children
         .iter_mut()
         .map(|child| {
             let stdout = child.stdout.take().expect("stdout is piped");
-            let ready_tx = ready_tx.clone();
+            let steps_tx = steps_tx.clone();
             std::thread::spawn(move || {
                 let mut claimed = Vec::new();
                 for line in BufReader::new(stdout).lines() {
                     let line = line.expect("read the child's stdout");
                     match ack(&line) {
-                        Some("READY") => ready_tx.send(()).expect("the parent waits"),
+                        Some(step @ ("READY" | "FIRST")) => {
+                            steps_tx.send(step.to_owned()).expect("the parent waits");
+                        }
                         Some(report) => {
                             claimed.extend(report.strip_prefix("CLAIMED ").map(str::to_owned));
                         }
@@ -155,14 +177,20 @@ fn two_processes_claim_each_task_exactly_once() {
             })
         })
         .collect();
-    // Both children have opened the file before either claims.
-    for _ in &children {
-        ready_rx.recv_timeout(Duration::from_secs(60)).expect("a child reports ready");
-    }
-    for child in &mut children {
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin.write_all(b"go\n").expect("tell the child to go");
-    }
+    let mut stdins: Vec<_> =
+        children.iter_mut().map(|child| child.stdin.take().expect("stdin is piped")).collect();
+    let go = |stdins: &mut Vec<std::process::ChildStdin>| {
+        for stdin in stdins {
+            stdin.write_all(b"go\n").expect("tell the child to go");
+        }
+    };
+    // Both children have opened the file before either claims, and both have made a claim
+    // before either goes on: from then on they claim side by side.
+    wait_for_all(&steps_rx, "READY", children.len());
+    go(&mut stdins);
+    wait_for_all(&steps_rx, "FIRST", children.len());
+    go(&mut stdins);
+    drop(stdins);
     let claims: Vec<Vec<String>> =
         readers.into_iter().map(|reader| reader.join().expect("the reader thread")).collect();
     for child in &mut children {
@@ -170,7 +198,7 @@ fn two_processes_claim_each_task_exactly_once() {
     }
     let mut seen = HashSet::new();
     for (runner, ids) in ["proc-a", "proc-b"].iter().zip(&claims) {
-        assert!(!ids.is_empty(), "{runner} claimed nothing: the processes did not overlap");
+        assert!(!ids.is_empty(), "{runner} claimed nothing");
         for id in ids {
             assert!(seen.insert(id.clone()), "task {id} was claimed twice");
             let record = store.get(&TaskId::new(id.as_str()).expect("an id")).expect("get");
