@@ -15,7 +15,7 @@ pub const MAX_IDENTIFIER_BYTES: usize = 63;
 /// the notification channel). The prefix is refused when prefix + the longest one would pass
 /// [`MAX_IDENTIFIER_BYTES`], so PostgreSQL never truncates (and so confuses) two names.
 /// Names PostgreSQL derives itself (constraints, the identity sequence) are listed too.
-pub(crate) const SUFFIXES: [&str; 24] = [
+pub(crate) const SUFFIXES: [&str; 27] = [
     "tasks",
     "tasks_pkey",
     "tasks_claim_idx",
@@ -27,6 +27,7 @@ pub(crate) const SUFFIXES: [&str; 24] = [
     "tasks_finished_idx",
     "tasks_log_insert",
     "tasks_log_update",
+    "tasks_log_delete",
     "tasks_status_check",
     "steps",
     "steps_pkey",
@@ -34,6 +35,8 @@ pub(crate) const SUFFIXES: [&str; 24] = [
     "changes_pkey",
     "changes_at_idx",
     "changes_seq_seq",
+    "created_order",
+    "created_order_pkey",
     "change_state",
     "change_state_pkey",
     "change_state_id_check",
@@ -124,6 +127,8 @@ pub(crate) struct Names {
     pub(crate) steps: String,
     pub(crate) changes: String,
     pub(crate) change_state: String,
+    /// The tasks in creation order (since schema version 3; see `schema`).
+    pub(crate) created_order: String,
     pub(crate) schema_version: String,
     /// The notification channel (unquoted: `pg_notify` takes it as text).
     pub(crate) channel: String,
@@ -144,6 +149,7 @@ impl Names {
             steps: qualified("steps"),
             changes: qualified("changes"),
             change_state: qualified("change_state"),
+            created_order: qualified("created_order"),
             schema_version: qualified("schema_version"),
             channel: format!("{prefix}wakeup"),
         })

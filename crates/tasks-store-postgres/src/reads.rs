@@ -88,23 +88,33 @@ impl PostgresTaskStore {
     pub(crate) fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskRecord>, StoreError> {
         let (filter, limit) = query.normalized()?;
         let mut w = Where::of(&filter);
-        let order = match query.order {
-            TaskOrder::CreatedAsc => "created_at ASC, id ASC",
-            TaskOrder::UpdatedDesc => "updated_at DESC, id DESC",
-            TaskOrder::ScheduledAsc => "scheduled_at ASC, id ASC",
-            TaskOrder::ScheduledDesc => "scheduled_at DESC, id DESC",
+        let names = &self.inner.sql.names;
+        // The creation orders read `created_order` (see `schema`: the tasks table has no index
+        // on creation time) backwards or forwards and fetch each task by its key; the others
+        // sort the filtered rows. The join names the id alone: with `created_at` too, the
+        // planner took the pair for a rare match and hashed both tables whole instead (320 ms
+        // against 0.2 ms for a page of 50 among 200,000 tasks).
+        let by_creation =
+            format!("{} AS c JOIN {} AS t ON t.id = c.task_id", names.created_order, names.tasks);
+        let tasks = names.tasks.as_str();
+        // What to read from, the alias of the tasks in it, and the order.
+        let (from, alias, order) = match query.order {
+            TaskOrder::CreatedAsc => (by_creation.as_str(), "t", "c.at ASC, c.task_id ASC"),
+            TaskOrder::UpdatedDesc => (tasks, "", "updated_at DESC, id DESC"),
+            TaskOrder::ScheduledAsc => (tasks, "", "scheduled_at ASC, id ASC"),
+            TaskOrder::ScheduledDesc => (tasks, "", "scheduled_at DESC, id DESC"),
             // CreatedDesc, and any order added to core later until it is mapped here.
-            _ => "created_at DESC, id DESC",
+            _ => (by_creation.as_str(), "t", "c.at DESC, c.task_id DESC"),
         };
         let clause = w.sql();
         w.params.push(Box::new(i64::from(limit)));
         let limit_n = w.params.len();
         w.params.push(Box::new(i64::from(query.offset.unwrap_or(0))));
         let offset_n = w.params.len();
+        // The filters name the tasks' columns unqualified: `created_order` shares none of them.
         let text = format!(
-            "SELECT {} FROM {}{clause} ORDER BY {order} LIMIT ${limit_n} OFFSET ${offset_n}",
-            task_columns(""),
-            self.inner.sql.names.tasks
+            "SELECT {} FROM {from}{clause} ORDER BY {order} LIMIT ${limit_n} OFFSET ${offset_n}",
+            task_columns(alias),
         );
         self.run(Durability::Full, |conn| {
             let rows = conn.query(&text, &w.params())?;

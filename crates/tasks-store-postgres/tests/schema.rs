@@ -1,12 +1,18 @@
 //! Schema preparation: idempotent, safe when many processes run it at once, versioned; the
 //! text of `schema_sql` is the same schema; connecting checks the version; a version-1 schema
-//! is upgraded in place, its change feed still readable.
+//! is upgraded in place, its change feed still readable and its tasks listed in creation order;
+//! the creation order follows every insert and delete.
 
 use std::thread;
 
 use postgres::NoTls;
 use serde_json::json;
-use tasks_core::{NewTask, TaskStore, Timestamp};
+use std::time::Duration;
+
+use tasks_core::{
+    EnqueueOptions, NewTask, RetentionPolicy, TaskFilter, TaskId, TaskListQuery, TaskOrder,
+    TaskRecord, TaskStore, Timestamp,
+};
 use tasks_store_postgres::{
     PostgresErrorKind, PostgresStoreOptions, PostgresTaskStore, SCHEMA_VERSION, prepare_schema,
     schema_sql, testing,
@@ -76,11 +82,22 @@ fn connect_refuses_a_missing_or_newer_schema() {
     assert_eq!(prepare_schema(&options).expect_err("newer").kind(), PostgresErrorKind::Schema);
 }
 
-/// Turns a freshly prepared schema back into version 1: the change feed's per-task columns
-/// required again, the per-statement ones gone, the triggers logging one row per task.
+/// Turns a freshly prepared schema back into version 1: the creation order an index of the
+/// tasks table again, the change feed's per-task columns required again, the per-statement
+/// ones gone, the triggers logging one row per task.
 fn downgrade_to_version_1(client: &mut postgres::Client, schema: &str) {
     let q = |name: &str| format!("\"{schema}\".\"{name}\"");
     let (changes, versions) = (q("tasks_changes"), q("tasks_schema_version"));
+    client
+        .batch_execute(&format!(
+            "DROP TRIGGER tasks_tasks_log_delete ON {tasks}; \
+             DROP FUNCTION {delete}(); DROP TABLE {order}; \
+             CREATE INDEX tasks_tasks_created_idx ON {tasks} (created_at, id);",
+            tasks = q("tasks_tasks"),
+            delete = q("tasks_tasks_log_delete"),
+            order = q("tasks_created_order"),
+        ))
+        .expect("back to version 2");
     let per_task = format!(
         "INSERT INTO {changes} (task_id, revision, at) SELECT id, revision, updated_at FROM new_rows;"
     );
@@ -122,8 +139,9 @@ fn a_version_1_schema_is_upgraded_and_its_feed_stays_readable() {
     prepare_schema(&options).expect("the upgrade");
     let store = PostgresTaskStore::connect(options).expect("connect after the upgrade");
     let tasks: Vec<NewTask> = (0..3).map(|n| NewTask::new("work", json!(n))).collect();
+    let t1 = t0.saturating_add(Duration::from_millis(1));
     let new: Vec<String> = store
-        .enqueue_batch(tasks, t0)
+        .enqueue_batch(tasks, t1)
         .expect("enqueue")
         .into_iter()
         .map(|outcome| outcome.task.id.to_string())
@@ -146,4 +164,76 @@ fn a_version_1_schema_is_upgraded_and_its_feed_stays_readable() {
     let mut new = new;
     new.sort();
     assert_eq!(later, new, "then the one row of the batch, across two pages");
+
+    // The rows written before the upgrade keep their place in the creation order.
+    let mut expected = vec!["old-1".to_owned(), "old-2".to_owned(), "old-3".to_owned()];
+    expected.extend(new);
+    assert_eq!(ids_in_creation_order(&store, TaskOrder::CreatedAsc), expected);
+}
+
+/// The ids of every task, in a creation order.
+fn ids_in_creation_order(store: &PostgresTaskStore, order: TaskOrder) -> Vec<String> {
+    let query = TaskListQuery { order, limit: Some(1_000), ..TaskListQuery::all() };
+    let tasks: Vec<TaskRecord> = store.list(&query).expect("list");
+    tasks.into_iter().map(|task| task.id.to_string()).collect()
+}
+
+fn task(kind: &str, n: u32, options: EnqueueOptions) -> NewTask {
+    NewTask::new(kind, json!(n)).with_options(options)
+}
+
+fn id(text: &str) -> TaskId {
+    TaskId::new(text).expect("a valid id")
+}
+
+/// Rows in the creation-order table, counted by hand.
+fn created_order_rows(client: &mut postgres::Client, schema: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM \"{schema}\".\"tasks_created_order\"");
+    client.query_one(sql.as_str(), &[]).expect("count").get(0)
+}
+
+#[test]
+fn the_creation_order_follows_every_insert_and_delete() {
+    let Some(options) = options() else { return };
+    prepare_schema(&options).expect("prepare");
+    let store = PostgresTaskStore::connect(options.clone()).expect("connect");
+    let mut client = options.config.connect(NoTls).expect("connect");
+    let t0 = Timestamp::from_millis(1_767_225_600_000);
+    let at = |ms: u64| t0.saturating_add(Duration::from_millis(ms));
+    // Created out of id order, two at the same time (ties go by id), by single and batch.
+    let single = store.enqueue(task("work", 0, EnqueueOptions::new().id(id("m"))), at(5));
+    single.expect("enqueue");
+    let batch = vec![
+        task("work", 1, EnqueueOptions::new().id(id("z"))),
+        task("work", 2, EnqueueOptions::new().id(id("a"))),
+        task("other", 3, EnqueueOptions::new().id(id("b"))),
+    ];
+    store.enqueue_batch(batch, at(1)).expect("enqueue_batch");
+    // A dedupe hit inserts nothing.
+    let keyed = || task("work", 4, EnqueueOptions::new().id(id("k")).dedupe_key("same"));
+    store.enqueue(keyed(), at(9)).expect("first");
+    let again = task("work", 5, EnqueueOptions::new().dedupe_key("same"));
+    assert!(store.enqueue(again, at(10)).expect("second").deduplicated, "a dedupe hit");
+    assert_eq!(ids_in_creation_order(&store, TaskOrder::CreatedAsc), ["a", "b", "z", "m", "k"]);
+    assert_eq!(ids_in_creation_order(&store, TaskOrder::CreatedDesc), ["k", "m", "z", "b", "a"]);
+    let page = TaskListQuery {
+        filter: TaskFilter { kinds: vec!["work".to_owned()], ..Default::default() },
+        limit: Some(2),
+        offset: Some(1),
+        order: TaskOrder::CreatedDesc,
+    };
+    let page: Vec<String> =
+        store.list(&page).expect("a page").into_iter().map(|t| t.id.to_string()).collect();
+    assert_eq!(page, ["m", "z"], "filters and pages apply to the creation order");
+    assert_eq!(created_order_rows(&mut client, &options.schema), 5);
+
+    // Retention deletes finished tasks: their entries go with them.
+    store.cancel(&id("a"), None, at(20)).expect("cancel a");
+    store.cancel(&id("m"), None, at(20)).expect("cancel m");
+    let policy =
+        RetentionPolicy { cancelled_ttl: Some(Duration::from_millis(1)), ..Default::default() };
+    let report = store.compact(&policy, at(1_000)).expect("compact");
+    assert_eq!(report.deleted_tasks, 2, "{report:?}");
+    assert_eq!(ids_in_creation_order(&store, TaskOrder::CreatedAsc), ["b", "z", "k"]);
+    assert_eq!(created_order_rows(&mut client, &options.schema), 3);
 }
