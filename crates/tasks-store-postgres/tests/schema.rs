@@ -50,6 +50,25 @@ fn prepare_is_idempotent_and_safe_in_parallel() {
     PostgresTaskStore::connect(options).expect("connect after prepare");
 }
 
+/// A database whose sessions default to repeatable read: every process still applies each
+/// migration once, each reading what the one before it committed (the copy of version 3
+/// included), not a snapshot taken before it got the lock.
+#[test]
+fn prepare_is_safe_in_parallel_under_a_repeatable_read_default() {
+    let Some(mut options) = options() else { return };
+    options.config.options("-c default_transaction_isolation=repeatable\\ read");
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let options = options.clone();
+            thread::spawn(move || prepare_schema(&options))
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("no panic").expect("every concurrent prepare succeeds");
+    }
+    PostgresTaskStore::connect(options).expect("connect after prepare");
+}
+
 #[test]
 fn schema_sql_builds_the_same_schema() {
     let Some(options) = options() else { return };
@@ -225,6 +244,14 @@ fn the_creation_order_follows_every_insert_and_delete() {
     let page: Vec<String> =
         store.list(&page).expect("a page").into_iter().map(|t| t.id.to_string()).collect();
     assert_eq!(page, ["m", "z"], "filters and pages apply to the creation order");
+    // A filter on ids reads those tasks alone, in the same order.
+    let some = TaskListQuery {
+        filter: TaskFilter { task_ids: vec![id("m"), id("a"), id("k")], ..Default::default() },
+        ..TaskListQuery::all()
+    };
+    let some: Vec<String> =
+        store.list(&some).expect("by ids").into_iter().map(|t| t.id.to_string()).collect();
+    assert_eq!(some, ["k", "m", "a"], "by ids, newest first");
     assert_eq!(created_order_rows(&mut client, &options.schema), 5);
 
     // Retention deletes finished tasks: their entries go with them.
