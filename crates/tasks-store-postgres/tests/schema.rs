@@ -23,9 +23,8 @@ fn options() -> Option<PostgresStoreOptions> {
     Some(testing::options_for(server.url(), &testing::random_schema()))
 }
 
-#[test]
-fn prepare_is_idempotent_and_safe_in_parallel() {
-    let Some(options) = options() else { return };
+/// Runs `prepare_schema` from 8 threads at once; every one must succeed.
+fn prepare_in_parallel(options: &PostgresStoreOptions) {
     let handles: Vec<_> = (0..8)
         .map(|_| {
             let options = options.clone();
@@ -35,6 +34,12 @@ fn prepare_is_idempotent_and_safe_in_parallel() {
     for handle in handles {
         handle.join().expect("no panic").expect("every concurrent prepare succeeds");
     }
+}
+
+#[test]
+fn prepare_is_idempotent_and_safe_in_parallel() {
+    let Some(options) = options() else { return };
+    prepare_in_parallel(&options);
     prepare_schema(&options).expect("and again");
     let mut client = options.config.connect(NoTls).expect("connect");
     let sql = format!(
@@ -57,15 +62,7 @@ fn prepare_is_idempotent_and_safe_in_parallel() {
 fn prepare_is_safe_in_parallel_under_a_repeatable_read_default() {
     let Some(mut options) = options() else { return };
     options.config.options("-c default_transaction_isolation=repeatable\\ read");
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            let options = options.clone();
-            thread::spawn(move || prepare_schema(&options))
-        })
-        .collect();
-    for handle in handles {
-        handle.join().expect("no panic").expect("every concurrent prepare succeeds");
-    }
+    prepare_in_parallel(&options);
     PostgresTaskStore::connect(options).expect("connect after prepare");
 }
 
